@@ -1,0 +1,1 @@
+export type { CausalLM, KvCache, ForwardInput, ForwardOutput } from './causal-lm.js';

@@ -1,0 +1,2 @@
+export { main, buildProgram, VERSION } from './main.js';
+export { ExitCode } from './exit-codes.js';
