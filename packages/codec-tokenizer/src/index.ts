@@ -2,3 +2,4 @@ export { CodecError, isCodecError, type CodecErrorCode } from './errors.js';
 export { type RgbImage, createRgbImage, DEFAULT_MAX_MEGAPIXELS } from './image.js';
 export * from './jpeg/tables.js';
 export { Marker, isRst, isStandalone, rstCode } from './jpeg/markers.js';
+export * from './jpeg/frame.js';
