@@ -7,3 +7,6 @@ export * from './profile.js';
 export * from './bpe.js';
 export * from './jpeg-header.js';
 export * from './jpeglm-interop.js';
+export { JpegGrammar, type ByteGrammar, type JpegGrammarOptions } from './jpeg/grammar.js';
+export { DC_LIMIT, MAX_AC_CATEGORY, MAX_DC_CATEGORY } from './jpeg/grammar-tables.js';
+export type { ScanStructure } from './jpeg/grammar-tables.js';
