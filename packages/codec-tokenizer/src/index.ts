@@ -10,3 +10,23 @@ export * from './jpeglm-interop.js';
 export { JpegGrammar, type ByteGrammar, type JpegGrammarOptions } from './jpeg/grammar.js';
 export { DC_LIMIT, MAX_AC_CATEGORY, MAX_DC_CATEGORY } from './jpeg/grammar-tables.js';
 export type { ScanStructure } from './jpeg/grammar-tables.js';
+export {
+  type ChromaSubsampling,
+  type JpegEncodeOptions,
+  JpegEncoder,
+  encodeJpeg,
+  forwardTransform,
+  createCanonicalFrame,
+  createStandardTables,
+  CANONICAL_SCAN,
+  MAX_JPEG_DIMENSION,
+} from './jpeg/encoder.js';
+export {
+  encodeScanData,
+  ScanEncoder,
+  deriveEncodeTable,
+  type HuffmanEncodeTable,
+  MAX_RESTART_INTERVAL,
+} from './jpeg/entropy-encoder.js';
+export { writeJpegHeaders } from './jpeg/header-writer.js';
+export { readPpm, writePpm, type ReadPpmOptions } from './ppm.js';
