@@ -36,3 +36,93 @@ export {
   generate,
 } from './generate.js';
 export { type ScoreOptions, type SequenceScore, logSoftmaxAt, scoreSequence } from './score.js';
+export { ModelError, isModelError } from './model-error.js';
+export {
+  type LlamaConfig,
+  type LlamaConfigInit,
+  type TorchDtype,
+  llamaConfig,
+  parseLlamaConfig,
+  llamaConfigToJson,
+  parameterCount,
+} from './config.js';
+export {
+  type SafetensorsDtype,
+  type RawTensor,
+  type SafetensorsFile,
+  SAFETENSORS_DTYPE_BYTES,
+  MAX_SAFETENSORS_HEADER_BYTES,
+  parseSafetensors,
+  serializeSafetensors,
+} from './safetensors.js';
+export {
+  type FloatTensor,
+  type LlamaWeights,
+  type LlamaModel,
+  type RandomWeightsOptions,
+  EMBED_TOKENS,
+  FINAL_NORM,
+  LM_HEAD,
+  layerTensorNames,
+  expectedWeightShapes,
+  validateWeights,
+  createRandomWeights,
+  roundWeights,
+  rawToFloat32,
+  float32ToRaw,
+  float32ToFloat16Bits,
+  float16BitsToFloat32,
+  float32ToBfloat16Bits,
+  bfloat16BitsToFloat32,
+  weightsFromSafetensors,
+  weightsToRaw,
+} from './weights.js';
+export {
+  type LoadedModelDir,
+  type SaveModelDirInput,
+  CONFIG_FILE,
+  WEIGHTS_FILE,
+  TOKENIZER_FILE,
+  DEFAULT_MAX_MODEL_BYTES,
+  loadModelDir,
+  saveModelDir,
+  createRandomModel,
+} from './model-dir.js';
+export {
+  type DType,
+  type Dim,
+  type Value,
+  type Attr,
+  type Node,
+  type Graph,
+  type Initializer,
+  type TensorStorage,
+  attr,
+  MS_DOMAIN,
+  DTYPE_BYTES,
+} from './onnx/ir.js';
+export { GraphBuilder, ONNX_OPSET, broadcastShapes, reshapeShape } from './onnx/builder.js';
+export { serializeGraph, ONNX_IR_VERSION } from './onnx/serialize.js';
+export {
+  type LlamaGraph,
+  type LlamaGraphOptions,
+  type WeightFormat,
+  DIM,
+  buildLlamaGraph,
+  buildLlamaOnnx,
+  ropeTables,
+  quantizeMatMulNBits,
+  pastKeyName,
+  pastValueName,
+  presentKeyName,
+  presentValueName,
+} from './llama-graph.js';
+export {
+  ReferenceModel,
+  ReferenceKvCache,
+  ReferenceCausalLM,
+  type ReferenceForwardResult,
+  checkForwardInput,
+  lastPositionLogits,
+} from './reference.js';
+export { OnnxCausalLM, type OnnxRuntimeOptions } from './onnx-runtime.js';
