@@ -4,8 +4,7 @@
  * the header can be dropped from token sequences and restored exactly.
  */
 import { CodecError } from './errors.js';
-
-export type ChromaSubsampling = '4:2:0' | '4:4:4';
+import type { ChromaSubsampling } from './jpeg/encoder.js';
 
 /** How an image whose aspect ratio differs from the profile's is brought to it. */
 export type FitMode =
