@@ -6,22 +6,30 @@
  * (codec-tokenizer's JpegGrammar does).
  */
 import { CodecError } from '@jpeglm/codec-tokenizer';
-import { forceToken, type LogitsContext, type LogitsProcessor } from './logits-processors.js';
+import {
+  forceToken,
+  type LogitsContext,
+  type LogitsProcessor,
+  type MergeTokens,
+} from './logits-processors.js';
 
 export interface ByteConstraint {
   /** 256 entries, 1 where the byte may come next. */
   allowedBytes(): Uint8Array;
   /** Advance by one byte (which must be allowed). */
   accept(byte: number): void;
+  /** Whether all these bytes (one multi-byte token) would be accepted from here; no change. */
+  acceptsAll(bytes: Uint8Array): boolean;
   /** True once the bytes so far form a whole sentence of the language (nothing may follow). */
   readonly complete: boolean;
 }
 
 /**
- * The grammar mask: byte tokens (ids 0..255) the constraint forbids get -Infinity; every
- * special token is masked, except EOS exactly when the constraint is complete; once complete,
- * EOS is the only choice. One constraint per sequence, indexed by `LogitsContext.sequence`;
- * each is advanced by the bytes the generation loop reports through `accept`.
+ * The grammar mask: byte tokens the constraint forbids get -Infinity (a BPE merge token is
+ * allowed when the constraint accepts all of its bytes); every special token is masked, except
+ * EOS exactly when the constraint is complete; once complete, EOS is the only choice. One
+ * constraint per sequence, indexed by `LogitsContext.sequence`; each is advanced by the tokens
+ * the generation loop reports through `accept`.
  */
 export class GrammarMaskProcessor implements LogitsProcessor {
   readonly name = 'grammar-mask';
@@ -29,6 +37,7 @@ export class GrammarMaskProcessor implements LogitsProcessor {
   constructor(
     private readonly constraints: readonly ByteConstraint[],
     readonly eosTokenId: number,
+    private readonly merges?: MergeTokens,
   ) {
     if (!(Number.isInteger(eosTokenId) && eosTokenId >= 256)) {
       throw new CodecError(
@@ -52,11 +61,24 @@ export class GrammarMaskProcessor implements LogitsProcessor {
       forceToken(logits, this.eosTokenId);
       return logits;
     }
-    const allowed = c.allowedBytes();
+    const m = this.merges;
+    // Grammars may reuse the mask array; keep our own copy while walking merge tokens.
+    const allowed = m ? c.allowedBytes().slice() : c.allowedBytes();
     let any = false;
     for (let b = 0; b < 256; b++) {
       if (allowed[b] === 0) logits[b] = -Infinity;
       else any = true;
+    }
+    const end = m ? Math.min(m.first, logits.length) : logits.length;
+    for (let i = 256; i < end; i++) logits[i] = -Infinity;
+    if (m) {
+      for (let i = m.first; i < logits.length; i++) {
+        const bytes = m.bytes[i - m.first];
+        // The first byte's mask is at hand; only then walk the whole token.
+        if (bytes === undefined || allowed[bytes[0]] === 0 || !c.acceptsAll(bytes)) {
+          logits[i] = -Infinity;
+        }
+      }
     }
     if (!any) {
       throw new CodecError(
@@ -64,11 +86,15 @@ export class GrammarMaskProcessor implements LogitsProcessor {
         `the grammar allows no byte after ${ctx.tokens.length} tokens of sequence ${ctx.sequence}`,
       );
     }
-    for (let i = 256; i < logits.length; i++) logits[i] = -Infinity;
     return logits;
   }
 
   accept(sequence: number, token: number): void {
-    if (token < 256) this.constraint(sequence).accept(token);
+    if (token < 256) {
+      this.constraint(sequence).accept(token);
+    } else if (this.merges && token >= this.merges.first) {
+      const c = this.constraint(sequence);
+      for (const b of this.merges.bytes[token - this.merges.first]) c.accept(b);
+    }
   }
 }

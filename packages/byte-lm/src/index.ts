@@ -14,6 +14,8 @@ export {
   ClassifierFreeGuidanceProcessor,
   ByteTokensOnlyProcessor,
   EndOfImageProcessor,
+  type MergeTokens,
+  tokenBytes,
 } from './logits-processors.js';
 export {
   type TokenSampler,

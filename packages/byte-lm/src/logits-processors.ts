@@ -176,31 +176,66 @@ export class ClassifierFreeGuidanceProcessor implements LogitsProcessor {
 }
 
 /**
- * Only byte tokens (ids 0..255) and EOS may be generated: BOS, PAD and class tokens have no
- * place inside a file. Used when the grammar mask is off, so that output is still a byte string.
+ * Multi-byte (BPE merge) tokens of a vocabulary: id `first + k` stands for `bytes[k]`. Ids
+ * 0..255 always stand for the byte of the same value; every other id is a special token.
+ */
+export interface MergeTokens {
+  readonly first: number;
+  readonly bytes: readonly Uint8Array[];
+}
+
+/** The bytes token `id` stands for, or undefined for a special (BOS, EOS, PAD, class) token. */
+export function tokenBytes(id: number, merges?: MergeTokens): Uint8Array | undefined {
+  if (id >= 0 && id < 256) return Uint8Array.of(id);
+  if (merges !== undefined && id >= merges.first) return merges.bytes[id - merges.first];
+  return undefined;
+}
+
+/**
+ * Only byte tokens (ids 0..255 and any BPE merges) and EOS may be generated: BOS, PAD and class
+ * tokens have no place inside a file. Used when the grammar mask is off, so that the output is
+ * still a byte string.
  */
 export class ByteTokensOnlyProcessor implements LogitsProcessor {
   readonly name = 'byte-tokens-only';
-  constructor(readonly eosTokenId: number) {}
+  private readonly end: number;
+  constructor(
+    readonly eosTokenId: number,
+    merges?: MergeTokens,
+  ) {
+    this.end = merges ? merges.first : Infinity;
+  }
   process(logits: Float32Array): Float32Array {
-    for (let i = 256; i < logits.length; i++) if (i !== this.eosTokenId) logits[i] = -Infinity;
+    const end = Math.min(this.end, logits.length);
+    for (let i = 256; i < end; i++) if (i !== this.eosTokenId) logits[i] = -Infinity;
     return logits;
   }
 }
 
 /**
- * Stop at the end of the image: once the sequence ends with the EOI marker (FF D9), only EOS
- * may follow. Inside entropy-coded data an FF is always followed by 00 or an RST code
+ * Stop at the end of the image: once the sequence's bytes end with the EOI marker (FF D9), only
+ * EOS may follow. Inside entropy-coded data an FF is always followed by 00 or an RST code
  * (T.81 F.1.2.3, B.1.1.5), so FF D9 there can only be the real EOI.
  */
 export class EndOfImageProcessor implements LogitsProcessor {
   readonly name = 'end-of-image';
-  constructor(readonly eosTokenId: number) {}
+  constructor(
+    readonly eosTokenId: number,
+    private readonly merges?: MergeTokens,
+  ) {}
   process(logits: Float32Array, ctx: LogitsContext): Float32Array {
-    const n = ctx.tokens.length;
-    if (n >= 2 && ctx.tokens[n - 2] === 0xff && ctx.tokens[n - 1] === 0xd9) {
-      forceToken(logits, this.eosTokenId);
+    // The last two bytes, which may lie in one or two (merge) tokens.
+    let last = -1;
+    let before = -1;
+    for (let t = ctx.tokens.length - 1; t >= 0 && before < 0; t--) {
+      const b = tokenBytes(ctx.tokens[t], this.merges);
+      if (b === undefined) break;
+      for (let i = b.length - 1; i >= 0 && before < 0; i--) {
+        if (last < 0) last = b[i];
+        else before = b[i];
+      }
     }
+    if (before === 0xff && last === 0xd9) forceToken(logits, this.eosTokenId);
     return logits;
   }
 }

@@ -229,6 +229,9 @@ describe('generate', () => {
         this.n++;
         if (b === 0x62) this.complete = true;
       }
+      acceptsAll(bytes: Uint8Array): boolean {
+        return bytes.length === 1 && this.allowedBytes()[bytes[0]] === 1;
+      }
     }
     const constraints = [new Ab(), new Ab(), new Ab(), new Ab()];
     const r = await generate(new MockLM({ vocabSize: V, contextWeight: 2 }), {

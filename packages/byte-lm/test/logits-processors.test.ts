@@ -10,6 +10,7 @@ import {
   applyProcessors,
   rankTokens,
   softmax,
+  tokenBytes,
   type LogitsContext,
 } from '../src/logits-processors.js';
 import { GrammarMaskProcessor, type ByteConstraint } from '../src/constraint.js';
@@ -171,6 +172,14 @@ class AThenB implements ByteConstraint {
     this.accepted.push(byte);
     if (byte === 0x62) this.complete = true;
   }
+  acceptsAll(bytes: Uint8Array): boolean {
+    let done = this.complete;
+    for (const b of bytes) {
+      if (done || (b !== 0x61 && b !== 0x62)) return false;
+      if (b === 0x62) done = true;
+    }
+    return true;
+  }
 }
 
 describe('GrammarMaskProcessor', () => {
@@ -207,6 +216,49 @@ describe('GrammarMaskProcessor', () => {
     expect(() =>
       new GrammarMaskProcessor([dead], EOS).process(new Float32Array(vocab), ctx({ sequence: 1 })),
     ).toThrow(/no grammar constraint for sequence 1/);
+  });
+});
+
+describe('BPE merge tokens', () => {
+  // 256 bytes, BOS..NULL 256..259, one class 260, merges 261.. : "aa", "ab", "ba", "FF D9".
+  const merges = {
+    first: 261,
+    bytes: [
+      Uint8Array.of(0x61, 0x61),
+      Uint8Array.of(0x61, 0x62),
+      Uint8Array.of(0x62, 0x61),
+      Uint8Array.of(0xff, 0xd9),
+    ],
+  };
+  const vocab = 265;
+  it('tokenBytes maps bytes, merges and specials', () => {
+    expect(tokenBytes(7)).toEqual(Uint8Array.of(7));
+    expect(tokenBytes(262, merges)).toEqual(Uint8Array.of(0x61, 0x62));
+    expect(tokenBytes(260, merges)).toBeUndefined();
+    expect(tokenBytes(262)).toBeUndefined();
+  });
+  it('the grammar mask allows a merge exactly when the grammar accepts all its bytes', () => {
+    const g = new AThenB();
+    const p = new GrammarMaskProcessor([g], 257, merges);
+    expect(kept(p.process(new Float32Array(vocab), ctx()))).toEqual([0x61, 0x62, 261, 262]);
+    p.accept(0, 261); // "aa"
+    expect(g.accepted).toEqual([0x61, 0x61]);
+    p.accept(0, 262); // "ab" completes the sentence
+    expect(g.complete).toBe(true);
+    expect(kept(p.process(new Float32Array(vocab), ctx()))).toEqual([257]);
+  });
+  it('byte-tokens-only keeps merges and EOS', () => {
+    const r = new ByteTokensOnlyProcessor(257, merges).process(new Float32Array(vocab));
+    expect(kept(r)).toEqual([...Array(256).keys(), 257, 261, 262, 263, 264]);
+  });
+  it('end-of-image sees FF D9 inside a merge or across two tokens', () => {
+    const p = new EndOfImageProcessor(257, merges);
+    const only = (tokens: number[]): number[] =>
+      kept(p.process(new Float32Array(vocab), ctx({ tokens })));
+    expect(only([256, 260, 1, 264])).toEqual([257]);
+    expect(only([256, 260, 263, 0xff, 0xd9])).toEqual([257]);
+    expect(only([256, 260, 0xff, 0xd9, 263])).toHaveLength(vocab);
+    expect(only([256, 0xd9])).toHaveLength(vocab); // the class/BOS token is not a byte
   });
 });
 
