@@ -33,3 +33,4 @@ export {
 } from './jpeg/entropy-encoder.js';
 export { writeJpegHeaders } from './jpeg/header-writer.js';
 export { readPpm, writePpm, type ReadPpmOptions } from './ppm.js';
+export * from './avc/index.js';
