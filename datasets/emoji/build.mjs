@@ -313,9 +313,10 @@ main().catch((error) => {
     process.exitCode = 2;
     return;
   }
-  if (error?.code === 'ERR_MODULE_NOT_FOUND') {
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' || error?.code === 'MODULE_NOT_FOUND') {
     process.stderr.write(
-      `emoji: ${error.message}\nInstall the recipe's packages first: npm ci --prefix datasets/emoji\n`,
+      `emoji: ${error.message.split('\n')[0]}\n` +
+        `Install the recipe's packages first: npm ci --prefix datasets/emoji\n`,
     );
     process.exitCode = 1;
     return;
