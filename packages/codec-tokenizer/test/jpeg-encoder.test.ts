@@ -20,7 +20,7 @@ import {
 import { BitWriter } from '../src/jpeg/bit-writer.js';
 import { rgbToCb, rgbToCr, rgbToY } from '../src/jpeg/color-convert.js';
 import { forwardDctBlock } from '../src/jpeg/fdct.js';
-import { computeQuantDivisors, quantizeBlock } from '../src/jpeg/quantize.js';
+import { computeNonzeroMasks, computeQuantDivisors, quantizeBlock } from '../src/jpeg/quantize.js';
 import {
   checkerboardImage,
   flatImage,
@@ -460,6 +460,8 @@ describe('building blocks', () => {
   it('reciprocal quantisation equals rounding division for every divisor and magnitude', () => {
     const coefs = new Int32Array(64);
     const out = new Int16Array(64);
+    const masks = new Int32Array(2);
+    const expectedMasks = new Int32Array(2);
     for (const q of [
       ...Array.from({ length: 255 }, (_, i) => i + 1),
       256,
@@ -472,15 +474,31 @@ describe('building blocks', () => {
       const d = 8 * q;
       for (let base = -16384; base < 16384; base += 64) {
         for (let i = 0; i < 64; i++) coefs[i] = base + i;
-        quantizeBlock(coefs, divisors, out, 0);
+        quantizeBlock(coefs, divisors, out, 0, masks, 0);
         for (let i = 0; i < 64; i++) {
           const t = coefs[i];
           const expected = Math.sign(t) * Math.floor((Math.abs(t) + (d >> 1)) / d);
           if (out[i] !== expected)
             expect(`q=${q} t=${t} -> ${out[i]}`).toBe(`q=${q} t=${t} -> ${expected}`);
         }
+        computeNonzeroMasks(out, expectedMasks);
+        if (masks[0] !== expectedMasks[0] || masks[1] !== expectedMasks[1])
+          expect(masks).toEqual(expectedMasks);
       }
     }
+  });
+
+  it('nonzero masks put zig-zag position k at bit 31 - k % 32 of word k / 32', () => {
+    const plane = new Int16Array(128);
+    const masks = new Int32Array(4);
+    plane[0] = 5; // DC is never in the mask
+    plane[1] = -1; // zig-zag 1
+    plane[63] = 2; // zig-zag 63
+    plane[64 + 8] = 3; // zig-zag 2 of the second block
+    plane[64 + 27] = 1; // zig-zag 24
+    plane[64 + 56] = 1; // zig-zag 35
+    computeNonzeroMasks(plane, masks);
+    expect(Array.from(masks)).toEqual([0x40000000, 1, 0x20000000 | 0x80, 0x10000000]);
   });
 
   it('bit writer stuffs 0xFF data bytes and pads with 1-bits', () => {

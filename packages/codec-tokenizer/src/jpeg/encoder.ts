@@ -25,7 +25,12 @@ import {
 } from './frame.js';
 import { writeJpegHeaders } from './header-writer.js';
 import { Marker } from './markers.js';
-import { computeQuantDivisors, quantizeBlock, type QuantDivisors } from './quantize.js';
+import {
+  computeQuantDivisors,
+  quantizeBlock,
+  type NonzeroMasks,
+  type QuantDivisors,
+} from './quantize.js';
 import {
   CHROMINANCE_AC_K6,
   CHROMINANCE_DC_K4,
@@ -154,6 +159,7 @@ class ForwardTransformer {
     frame: FrameHeader,
     divisors: readonly QuantDivisors[],
     out: CoefficientImage,
+    masks: readonly NonzeroMasks[],
   ): void {
     const b = this.prepare(frame);
     const { geometry } = out;
@@ -207,6 +213,7 @@ class ForwardTransformer {
         divisors[comp.quantTable],
         b.workspace,
         out.planes[c],
+        masks[c],
       );
     }
   }
@@ -286,24 +293,31 @@ function transformComponent(
   divisors: QuantDivisors,
   workspace: Int32Array,
   coefs: Int16Array,
+  masks: NonzeroMasks,
 ): void {
   for (let by = 0; by < blocksHigh; by++) {
     const rowOffset = by * 8 * stride;
-    let o = by * paddedWide * 64;
-    for (let bx = 0; bx < blocksWide; bx++, o += 64) {
+    let block = by * paddedWide;
+    for (let bx = 0; bx < blocksWide; bx++, block++) {
       forwardDctBlock(samples, rowOffset + bx * 8, stride, workspace);
-      quantizeBlock(workspace, divisors, coefs, o);
+      quantizeBlock(workspace, divisors, coefs, block << 6, masks, block);
     }
-    for (let bx = blocksWide; bx < paddedWide; bx++, o += 64) {
+    for (let bx = blocksWide; bx < paddedWide; bx++, block++) {
+      const o = block << 6;
       coefs.fill(0, o, o + 64);
       coefs[o] = coefs[o - 64];
+      masks[2 * block] = 0;
+      masks[2 * block + 1] = 0;
     }
   }
   for (let by = blocksHigh; by < paddedHigh; by++) {
     const above = (by - 1) * paddedWide;
     for (let bx = 0; bx < paddedWide; bx++) {
-      const o = (by * paddedWide + bx) * 64;
+      const block = by * paddedWide + bx;
+      const o = block << 6;
       coefs.fill(0, o, o + 64);
+      masks[2 * block] = 0;
+      masks[2 * block + 1] = 0;
       // MCU_buffer[blkn - 1]: the last block of the same MCU's previous block row.
       const mcuLast = bx - (bx % h) + h - 1;
       coefs[o] = coefs[(above + mcuLast) * 64];
@@ -344,7 +358,8 @@ export function forwardTransform(
     }
   }
   const out = createCoefficientImage(frame);
-  new ForwardTransformer().transform(image, frame, divisors, out);
+  const masks = out.planes.map((p) => new Int32Array(p.length >> 5));
+  new ForwardTransformer().transform(image, frame, divisors, out, masks);
   return out;
 }
 
@@ -354,6 +369,7 @@ interface SizeState {
   readonly frame: FrameHeader;
   readonly header: Uint8Array;
   readonly coefficients: CoefficientImage;
+  readonly masks: NonzeroMasks[];
 }
 
 /**
@@ -405,8 +421,13 @@ export class JpegEncoder {
   encode(image: RgbImage): Uint8Array {
     checkImage(image);
     const state = this.stateFor(image.width, image.height);
-    this.transformer.transform(image, state.frame, this.divisors, state.coefficients);
-    const scan = this.scanEncoder.encode(state.coefficients, CANONICAL_SCAN, this.restartInterval);
+    this.transformer.transform(image, state.frame, this.divisors, state.coefficients, state.masks);
+    const scan = this.scanEncoder.encode(
+      state.coefficients,
+      CANONICAL_SCAN,
+      this.restartInterval,
+      state.masks,
+    );
     const { header } = state;
     const file = new Uint8Array(header.length + scan.length + 2);
     file.set(header, 0);
@@ -425,12 +446,14 @@ export class JpegEncoder {
     const s = this.state;
     if (s !== undefined && s.width === width && s.height === height) return s;
     const frame = createCanonicalFrame(width, height, this.subsampling);
+    const coefficients = createCoefficientImage(frame);
     this.state = {
       width,
       height,
       frame,
       header: writeJpegHeaders(frame, this.tables, CANONICAL_SCAN, this.restartInterval),
-      coefficients: createCoefficientImage(frame),
+      coefficients,
+      masks: coefficients.planes.map((p) => new Int32Array(p.length >> 5)),
     };
     return this.state;
   }

@@ -9,6 +9,7 @@ import { CodecError } from '../errors.js';
 import { BitWriter } from './bit-writer.js';
 import type { CoefficientImage, JpegTables, ScanComponent } from './frame.js';
 import { Marker } from './markers.js';
+import { computeNonzeroMasks, type NonzeroMasks } from './quantize.js';
 import { deriveHuffmanCodes, ZIGZAG, type HuffmanSpec } from './tables.js';
 
 /** EHUFCO/EHUFSI of T.81 C.2, as typed arrays indexed by symbol (size 0 = symbol absent). */
@@ -37,6 +38,7 @@ const ZIGZAG_ORDER = Int32Array.from(ZIGZAG);
 
 interface ScanPlan {
   readonly planes: Int16Array[];
+  readonly masks: NonzeroMasks[];
   readonly dc: HuffmanEncodeTable[];
   readonly ac: HuffmanEncodeTable[];
   /** Per scan component: blocks in one MCU horizontally and vertically, and the plane stride. */
@@ -56,6 +58,8 @@ export class ScanEncoder {
   private readonly writer: BitWriter;
   private readonly dcTables: (HuffmanEncodeTable | undefined)[];
   private readonly acTables: (HuffmanEncodeTable | undefined)[];
+  /** Scratch masks for planes that come without them, by component index. */
+  private scratchMasks: NonzeroMasks[] = [];
 
   constructor(tables: JpegTables, initialCapacity = 1 << 16) {
     this.writer = new BitWriter(initialCapacity);
@@ -69,11 +73,14 @@ export class ScanEncoder {
 
   /**
    * Codes the scan into the internal buffer and returns a view of it, valid until the next call.
+   * `masks[c]`, when given, must describe the nonzero AC coefficients of plane c as quantizeBlock
+   * records them; otherwise they are computed here.
    */
   encode(
     coefficients: CoefficientImage,
     scan: readonly ScanComponent[],
     restartInterval: number,
+    masks?: readonly (NonzeroMasks | undefined)[],
   ): Uint8Array {
     if (
       !Number.isInteger(restartInterval) ||
@@ -85,12 +92,13 @@ export class ScanEncoder {
         `restart interval must be an integer in 0..${MAX_RESTART_INTERVAL}, got ${restartInterval}`,
       );
     }
-    const plan = this.plan(coefficients, scan);
+    const plan = this.plan(coefficients, scan, masks);
     const w = this.writer;
     w.reset();
     const n = plan.planes.length;
     const preds = new Int32Array(n);
     const { planes, dc, ac, h, v, blocksPerLine, mcusWide, mcusHigh } = plan;
+    const planeMasks = plan.masks;
     const reserve = plan.blocksPerMcu * MAX_BYTES_PER_BLOCK + 4;
     let restartsToGo = restartInterval;
     let restartNum = 0;
@@ -113,13 +121,14 @@ export class ScanEncoder {
           const vc = v[c];
           const line = blocksPerLine[c];
           const plane = planes[c];
+          const mask = planeMasks[c];
           const dcTable = dc[c];
           const acTable = ac[c];
           let pred = preds[c];
           for (let y = 0; y < vc; y++) {
-            let offset = ((my * vc + y) * line + mx * hc) * 64;
-            for (let x = 0; x < hc; x++, offset += 64) {
-              pred = encodeBlock(w, plane, offset, pred, dcTable, acTable);
+            let block = (my * vc + y) * line + mx * hc;
+            for (let x = 0; x < hc; x++, block++) {
+              pred = encodeBlock(w, plane, block, mask, pred, dcTable, acTable);
             }
           }
           preds[c] = pred;
@@ -130,12 +139,17 @@ export class ScanEncoder {
     return w.view();
   }
 
-  private plan(coefficients: CoefficientImage, scan: readonly ScanComponent[]): ScanPlan {
+  private plan(
+    coefficients: CoefficientImage,
+    scan: readonly ScanComponent[],
+    givenMasks: readonly (NonzeroMasks | undefined)[] | undefined,
+  ): ScanPlan {
     const { frame, geometry } = coefficients;
     if (scan.length < 1 || scan.length > 4) {
       throw new CodecError('invalid-argument', `a scan has 1..4 components, not ${scan.length}`);
     }
     const planes: Int16Array[] = [];
+    const masks: NonzeroMasks[] = [];
     const dc: HuffmanEncodeTable[] = [];
     const ac: HuffmanEncodeTable[] = [];
     const h: number[] = [];
@@ -167,6 +181,7 @@ export class ScanEncoder {
         );
       }
       planes.push(plane);
+      masks.push(this.masksFor(sc.componentIndex, plane, givenMasks?.[sc.componentIndex]));
       dc.push(dcTable);
       ac.push(acTable);
       blocksPerLine.push(g.paddedBlocksWide);
@@ -189,7 +204,31 @@ export class ScanEncoder {
       mcusWide = g.blocksWide;
       mcusHigh = g.blocksHigh;
     }
-    return { planes, dc, ac, h, v, blocksPerLine, mcusWide, mcusHigh, blocksPerMcu };
+    return { planes, masks, dc, ac, h, v, blocksPerLine, mcusWide, mcusHigh, blocksPerMcu };
+  }
+
+  private masksFor(
+    component: number,
+    plane: Int16Array,
+    given: NonzeroMasks | undefined,
+  ): NonzeroMasks {
+    const words = plane.length >> 5;
+    if (given !== undefined) {
+      if (given.length !== words) {
+        throw new CodecError(
+          'invalid-argument',
+          `nonzero masks for component ${component} have the wrong size`,
+        );
+      }
+      return given;
+    }
+    let scratch = this.scratchMasks[component];
+    if (scratch === undefined || scratch.length !== words) {
+      scratch = new Int32Array(words);
+      this.scratchMasks[component] = scratch;
+    }
+    computeNonzeroMasks(plane, scratch);
+    return scratch;
   }
 }
 
@@ -200,15 +239,20 @@ function missingSymbol(kind: string, symbol: number): CodecError {
   );
 }
 
-/** Codes one block (F.1.2.1-F.1.2.2) and returns its DC value, the next prediction. */
+/**
+ * Codes one block (F.1.2.1-F.1.2.2) and returns its DC value, the next prediction. AC
+ * coefficients are visited through the block's nonzero mask, so runs of zeros cost nothing.
+ */
 function encodeBlock(
   w: BitWriter,
   plane: Int16Array,
-  offset: number,
+  block: number,
+  masks: NonzeroMasks,
   pred: number,
   dc: HuffmanEncodeTable,
   ac: HuffmanEncodeTable,
 ): number {
+  const offset = block << 6;
   const dcValue = plane[offset];
   const diff = dcValue - pred;
   if (diff === 0) {
@@ -216,40 +260,46 @@ function encodeBlock(
     if (s === 0) throw missingSymbol('DC', 0);
     w.put(dc.code[0], s);
   } else {
-    const magnitude = diff < 0 ? -diff : diff;
-    const nbits = 32 - Math.clz32(magnitude);
+    const sign = diff >> 31;
+    const nbits = 32 - Math.clz32((diff ^ sign) - sign);
     const s = nbits < 16 ? dc.size[nbits] : 0;
     if (s === 0) throw missingSymbol('DC', nbits);
     // Negative values are sent as diff - 1 in nbits bits (the one's complement, F.1.2.1).
-    const extra = (diff < 0 ? diff - 1 : diff) & ((1 << nbits) - 1);
+    const extra = (diff + sign) & ((1 << nbits) - 1);
     w.put((dc.code[nbits] << nbits) | extra, s + nbits);
   }
 
   const acCode = ac.code;
   const acSize = ac.size;
-  let run = 0;
-  for (let k = 1; k < 64; k++) {
-    const value = plane[offset + ZIGZAG_ORDER[k]];
-    if (value === 0) {
-      run++;
-      continue;
+  let last = 0; // zig-zag index of the last coded coefficient
+  for (let word = 0; word < 2; word++) {
+    let bits = masks[2 * block + word];
+    const base = word << 5;
+    while (bits !== 0) {
+      const z = Math.clz32(bits);
+      bits ^= 0x80000000 >>> z;
+      const k = base + z;
+      let run = k - last - 1;
+      last = k;
+      while (run > 15) {
+        const s = acSize[0xf0];
+        if (s === 0) throw missingSymbol('AC', 0xf0);
+        w.put(acCode[0xf0], s);
+        run -= 16;
+      }
+      const value = plane[offset + ZIGZAG_ORDER[k]];
+      // Branch-free: coefficient signs are unpredictable. sign is 0 or -1, value + sign is the
+      // value minus one for negatives (the one's complement of F.1.2.1 once masked).
+      const sign = value >> 31;
+      const nbits = 32 - Math.clz32((value ^ sign) - sign);
+      const symbol = (run << 4) | nbits;
+      const s = nbits < 16 ? acSize[symbol] : 0;
+      if (s === 0) throw missingSymbol('AC', symbol);
+      const extra = (value + sign) & ((1 << nbits) - 1);
+      w.put((acCode[symbol] << nbits) | extra, s + nbits);
     }
-    while (run > 15) {
-      const s = acSize[0xf0];
-      if (s === 0) throw missingSymbol('AC', 0xf0);
-      w.put(acCode[0xf0], s);
-      run -= 16;
-    }
-    const magnitude = value < 0 ? -value : value;
-    const nbits = 32 - Math.clz32(magnitude);
-    const symbol = (run << 4) | nbits;
-    const s = nbits < 16 ? acSize[symbol] : 0;
-    if (s === 0) throw missingSymbol('AC', symbol);
-    const extra = (value < 0 ? value - 1 : value) & ((1 << nbits) - 1);
-    w.put((acCode[symbol] << nbits) | extra, s + nbits);
-    run = 0;
   }
-  if (run > 0) {
+  if (last !== 63) {
     const s = acSize[0];
     if (s === 0) throw missingSymbol('AC', 0);
     w.put(acCode[0], s);
