@@ -124,7 +124,7 @@ export function avcUnescapeRbsp(payload: Uint8Array): Uint8Array {
 
 /**
  * Insert emulation_prevention_three_byte (7.4.1): after two zero bytes, a byte 0x00..0x03 is
- * preceded by 0x03, and an RBSP ending in a zero byte gets a final 0x03.
+ * preceded by 0x03, and an RBSP ending in two zero bytes gets a final 0x03.
  */
 export function avcEscapeRbsp(rbsp: Uint8Array): Uint8Array {
   const out: number[] = [];
@@ -138,7 +138,9 @@ export function avcEscapeRbsp(rbsp: Uint8Array): Uint8Array {
     out.push(b);
     zeros = b === 0 ? zeros + 1 : 0;
   }
-  if (rbsp.length > 0 && rbsp[rbsp.length - 1] === 0) out.push(3);
+  // A NAL unit cannot end in 0x00 (B.2 would read it as trailing_zero_8bits), so an RBSP
+  // ending in cabac_zero_word 0x0000 gets a final 0x03.
+  if (zeros >= 2) out.push(3);
   return Uint8Array.from(out);
 }
 

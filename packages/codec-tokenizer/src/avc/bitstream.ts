@@ -74,7 +74,8 @@ export class AvcBitReader {
   /** se(v), 9.1.1: k = ue(v) maps to (-1)^(k+1) * Ceil(k / 2). */
   se(): number {
     const k = this.ue();
-    return k & 1 ? (k + 1) / 2 : -(k / 2);
+    if (k === 0) return 0;
+    return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
   }
 
   skip(n: number): void {
