@@ -80,9 +80,87 @@ function sharpError(e: unknown, format: ImageFormat): CodecError {
   return new CodecError('corrupt', `cannot decode ${format.toUpperCase()} image (${msg})`);
 }
 
+export interface ImageInfo {
+  readonly format: ImageFormat;
+  /** Size as displayed, i.e. after EXIF orientation. */
+  readonly width: number;
+  readonly height: number;
+}
+
+interface Probe extends ImageInfo {
+  readonly hasAlpha: boolean;
+  /** Pixels the decoder will allocate for (stored size of the first frame or page). */
+  readonly pixels: number;
+}
+
+const SHARP_INPUT: SharpOptions = {
+  // sharp's advice for untrusted input: any decoder warning (libjpeg's "corrupt JPEG data",
+  // a PNG CRC error, a premature end) fails the decode instead of yielding a damaged image.
+  failOn: 'warning',
+  pages: 1,
+  page: 0,
+  autoOrient: true,
+};
+
+function unsupported(bytes: Uint8Array): CodecError {
+  if (bytes.length === 0) return new CodecError('not-an-image', 'empty input');
+  return new CodecError(
+    'not-an-image',
+    'not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF, PPM/PGM)',
+  );
+}
+
+async function probe(
+  sharp: SharpFactory,
+  bytes: Uint8Array,
+  format: Exclude<ImageFormat, 'ppm'>,
+  maxMegapixels: number,
+): Promise<Probe> {
+  let meta;
+  try {
+    meta = await sharp(bytes, { ...SHARP_INPUT, limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw sharpError(e, format);
+  }
+  const stored = { width: meta.width, height: meta.pageHeight ?? meta.height };
+  if (!stored.width || !stored.height) {
+    throw new CodecError('corrupt', 'image header has no dimensions');
+  }
+  const width = meta.autoOrient?.width ?? stored.width;
+  const height = meta.autoOrient?.height ?? stored.height;
+  const pixels = stored.width * stored.height;
+  if (pixels > maxMegapixels * 1e6) {
+    throw new CodecError(
+      'too-large',
+      `image is ${width}x${height} (${(pixels / 1e6).toFixed(1)} megapixels), above the limit of ${maxMegapixels}`,
+    );
+  }
+  return { format, width, height, hasAlpha: meta.hasAlpha, pixels };
+}
+
+/**
+ * Format and displayed size of an image from its header alone (no pixel decoding, except for
+ * PPM/PGM which is read whole). Applies the megapixel limit.
+ */
+export async function probeImage(
+  bytes: Uint8Array,
+  options: Pick<DecodeImageOptions, 'maxMegapixels'> = {},
+): Promise<ImageInfo> {
+  const maxMegapixels = checkMegapixels(options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS);
+  const format = sniffImageFormat(bytes);
+  if (format === undefined) throw unsupported(bytes);
+  if (format === 'ppm') {
+    const { width, height } = readPpm(bytes, { maxMegapixels });
+    return { format, width, height };
+  }
+  const { width, height } = await probe(await loadSharp(), bytes, format, maxMegapixels);
+  return { format, width, height };
+}
+
 /**
  * Decode any supported image to 8-bit sRGB pixels, EXIF orientation applied and alpha
  * flattened. Only the first frame of an animation or the first page of a multi-page file.
+ * The megapixel limit is checked against the header before any pixel is decoded.
  */
 export async function decodeImage(
   bytes: Uint8Array,
@@ -90,56 +168,27 @@ export async function decodeImage(
 ): Promise<RgbImage> {
   const maxMegapixels = checkMegapixels(options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS);
   const format = sniffImageFormat(bytes);
-  if (format === undefined) {
-    if (bytes.length === 0) throw new CodecError('not-an-image', 'empty input');
-    throw new CodecError(
-      'not-an-image',
-      'not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF, PPM/PGM)',
-    );
-  }
+  if (format === undefined) throw unsupported(bytes);
   if (format === 'ppm') return readPpm(bytes, { maxMegapixels });
 
   const sharp = await loadSharp();
-  const limitInputPixels = Math.floor(maxMegapixels * 1e6);
-  const input: SharpOptions = {
-    // sharp's advice for untrusted input: any decoder warning (libjpeg's "corrupt JPEG data",
-    // a PNG CRC error, a premature end) fails the decode instead of yielding a damaged image.
-    failOn: 'warning',
-    limitInputPixels: Math.max(1, limitInputPixels),
-    pages: 1,
-    page: 0,
-    autoOrient: true,
-  };
-  let meta;
-  try {
-    meta = await sharp(bytes, { ...input, limitInputPixels: false }).metadata();
-  } catch (e) {
-    throw sharpError(e, format);
-  }
-  const width = meta.autoOrient?.width ?? meta.width;
-  const height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height;
-  if (!width || !height) throw new CodecError('corrupt', 'image header has no dimensions');
-  if (width * height > limitInputPixels) {
-    throw new CodecError(
-      'too-large',
-      `image is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} megapixels), above the limit of ${maxMegapixels}`,
-    );
-  }
+  const info = await probe(sharp, bytes, format, maxMegapixels);
   const [r, g, b] = options.background ?? [255, 255, 255];
   try {
-    let pipeline = sharp(bytes, input);
-    if (meta.hasAlpha) pipeline = pipeline.flatten({ background: { r, g, b } });
-    const { data, info } = await pipeline
+    // The header was checked above; libvips checks again while decoding.
+    let pipeline = sharp(bytes, { ...SHARP_INPUT, limitInputPixels: Math.max(1, info.pixels) });
+    if (info.hasAlpha) pipeline = pipeline.flatten({ background: { r, g, b } });
+    const { data, info: out } = await pipeline
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
-      throw new CodecError('corrupt', `decoder produced ${info.channels} channels, expected 3`);
+    if (out.channels !== 3 || data.length !== out.width * out.height * 3) {
+      throw new CodecError('corrupt', `decoder produced ${out.channels} channels, expected 3`);
     }
     return {
-      width: info.width,
-      height: info.height,
+      width: out.width,
+      height: out.height,
       data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     };
   } catch (e) {

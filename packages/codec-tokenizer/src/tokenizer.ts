@@ -440,3 +440,95 @@ export function uint16LEToIds(bytes: Uint8Array): Uint16Array {
   for (let i = 0; i < out.length; i++) out[i] = view.getUint16(2 * i, true);
   return out;
 }
+
+export const TOKENS_FORMAT = 'jpeglm-tokens';
+export const TOKENS_VERSION = 1;
+
+/** One tokenized image in a tokens file. */
+export interface TokenSequenceEntry {
+  /** Where the image came from (a file name), when known. */
+  readonly source?: string;
+  /** Class label, or null for NULL_CLASS. */
+  readonly class: string | null;
+  readonly ids: readonly number[];
+}
+
+/**
+ * A self-describing JSON file of token sequences (what `jpeglm tokenize --format json` writes):
+ * the tokenizer that made them and one entry per image.
+ */
+export interface TokensFile {
+  readonly format: typeof TOKENS_FORMAT;
+  readonly version: number;
+  readonly tokenizer: TokenizerFile;
+  readonly sequences: readonly TokenSequenceEntry[];
+}
+
+export function makeTokensFile(
+  tokenizer: JpegTokenizer,
+  sequences: readonly { source?: string; ids: ArrayLike<number> }[],
+): TokensFile {
+  return {
+    format: TOKENS_FORMAT,
+    version: TOKENS_VERSION,
+    tokenizer: tokenizer.toJSON(),
+    sequences: sequences.map((s) => {
+      const ids = Array.from(s.ids);
+      const entry: TokenSequenceEntry = {
+        class: ids.length > 1 ? (tokenizer.classLabelOf(ids[1]) ?? null) : null,
+        ids,
+      };
+      return s.source === undefined ? entry : { source: s.source, ...entry };
+    }),
+  };
+}
+
+/**
+ * Read a tokens file (object or JSON text): its tokenizer and sequences. Each sequence's
+ * framing is checked against the tokenizer, and its class field against its class token.
+ */
+export function readTokensFile(json: unknown): {
+  tokenizer: JpegTokenizer;
+  sequences: { source?: string; ids: Uint16Array }[];
+} {
+  let o = json;
+  if (typeof json === 'string') {
+    try {
+      o = JSON.parse(json);
+    } catch (e) {
+      throw new CodecError('invalid-argument', `invalid JSON: ${(e as Error).message}`);
+    }
+  }
+  const bad = (why: string): never => {
+    throw new CodecError('invalid-argument', `not a jpeglm tokens file: ${why}`);
+  };
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('not a JSON object');
+  const f = o as Record<string, unknown>;
+  if (f.format !== TOKENS_FORMAT) bad(`"format" must be "${TOKENS_FORMAT}"`);
+  if (f.version !== TOKENS_VERSION) {
+    bad(`unsupported version ${String(f.version)} (this reads version ${TOKENS_VERSION})`);
+  }
+  const tokenizer = JpegTokenizer.fromJSON(f.tokenizer);
+  if (!Array.isArray(f.sequences)) return bad('"sequences" must be an array');
+  const sequences = f.sequences.map((s: unknown, i: number) => {
+    if (typeof s !== 'object' || s === null) return bad(`sequence ${i} is not an object`);
+    const e = s as Record<string, unknown>;
+    if (
+      !Array.isArray(e.ids) ||
+      !e.ids.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffff)
+    ) {
+      return bad(`sequence ${i}: "ids" must be an array of integers 0..65535`);
+    }
+    const ids = Uint16Array.from(e.ids as number[]);
+    const label = ids.length > 1 ? tokenizer.classLabelOf(ids[1]) : undefined;
+    if (e.class !== undefined && label !== undefined && e.class !== label) {
+      bad(
+        `sequence ${i}: "class" is ${JSON.stringify(e.class)} but its class token says ${JSON.stringify(label)}`,
+      );
+    }
+    if (e.source !== undefined && typeof e.source !== 'string')
+      bad(`sequence ${i}: "source" must be a string`);
+    return e.source === undefined ? { ids } : { source: e.source as string, ids };
+  });
+  return { tokenizer, sequences };
+}

@@ -15,6 +15,7 @@ import {
   fitImage,
   getProfile,
   isCanonicalJpeg,
+  probeImage,
   readHeaderLayout,
   sniffImageFormat,
   writePpm,
@@ -128,6 +129,12 @@ describe('decoding arbitrary inputs', () => {
       .toBuffer();
     const out = await decodeImage(new Uint8Array(jpeg));
     expect([out.width, out.height]).toEqual([16, 32]);
+    expect(await probeImage(new Uint8Array(jpeg))).toEqual({
+      format: 'jpeg',
+      width: 16,
+      height: 32,
+    });
+    expect(await probeImage(writePpm(img))).toEqual({ format: 'ppm', width: 32, height: 16 });
     expect(pixel(out, 8, 4)[0]).toBeLessThan(40); // the left (black) half is now on top
     expect(pixel(out, 8, 28)[0]).toBeGreaterThan(215);
   });

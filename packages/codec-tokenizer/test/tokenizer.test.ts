@@ -14,6 +14,8 @@ import {
   customProfile,
   getProfile,
   idsToUint16LE,
+  makeTokensFile,
+  readTokensFile,
   readHeaderLayout,
   restartMarkerCount,
   uint16LEToIds,
@@ -334,5 +336,38 @@ describe('bin format and sequence splitting', () => {
     expect(tok.splitSequences(uint16LEToIds(idsToUint16LE(flat)))).toEqual([a, b]);
     expect(() => tok.splitSequences([5])).toThrow(/expected BOS/);
     expect(() => tok.splitSequences(a.subarray(0, -1))).toThrow(/has no EOS/);
+  });
+});
+
+describe('tokens file', () => {
+  const p = getProfile('jpeglm-32-q75');
+  const tok = new JpegTokenizer({ profile: p, classes: ['a', 'b'] });
+  const jpeg = canonicalizeRgb(lavfiImage('mandelbrot', 32, 32), p);
+
+  it('carries its tokenizer and round-trips', () => {
+    const ids = tok.tokenize(jpeg, { classLabel: 'b' });
+    const file = makeTokensFile(tok, [{ source: 'x.png', ids }, { ids: tok.tokenize(jpeg) }]);
+    expect(file.sequences[0]).toEqual({ source: 'x.png', class: 'b', ids: Array.from(ids) });
+    expect(file.sequences[1].class).toBeNull();
+    const back = readTokensFile(JSON.stringify(file));
+    expect(back.tokenizer.toJSON()).toEqual(tok.toJSON());
+    expect(back.sequences[0]).toEqual({ source: 'x.png', ids });
+    expect(back.tokenizer.detokenize(back.sequences[1].ids)).toEqual(jpeg);
+  });
+
+  it('refuses inconsistent files', () => {
+    const file = makeTokensFile(tok, [{ ids: tok.tokenize(jpeg, { classLabel: 'a' }) }]);
+    const cases: [unknown, RegExp][] = [
+      [{ ...file, format: 'x' }, /"format"/],
+      [{ ...file, version: 3 }, /unsupported version 3/],
+      [{ ...file, sequences: {} }, /"sequences" must be an array/],
+      [{ ...file, sequences: [{ ids: [1.5] }] }, /integers 0\.\.65535/],
+      [
+        { ...file, sequences: [{ ...file.sequences[0], class: 'b' }] },
+        /"class" is "b" but its class token says "a"/,
+      ],
+      [{ ...file, tokenizer: { ...file.tokenizer, vocabSize: 1 } }, /"vocabSize"/],
+    ];
+    for (const [json, why] of cases) expect(() => readTokensFile(json)).toThrow(why);
   });
 });

@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { register as detokenize } from './detokenize.js';
+import { register as encode } from './encode.js';
+import { register as tokenize } from './tokenize.js';
 
 /**
  * Every subcommand lives in its own module under commands/ and exports `register`, which adds it
@@ -6,4 +9,4 @@ import type { Command } from 'commander';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: readonly RegisterCommand[] = [];
+export const commands: readonly RegisterCommand[] = [encode, tokenize, detokenize];
