@@ -85,6 +85,8 @@ export {
   CONFIG_FILE,
   WEIGHTS_FILE,
   TOKENIZER_FILE,
+  ONNX_FILE,
+  GENERATION_CONFIG_FILE,
   DEFAULT_MAX_MODEL_BYTES,
   loadModelDir,
   saveModelDir,
@@ -114,10 +116,13 @@ export {
   buildLlamaOnnx,
   ropeTables,
   quantizeMatMulNBits,
+  dequantizeMatMulNBits,
   pastKeyName,
   pastValueName,
   presentKeyName,
   presentValueName,
+  newKeyName,
+  newValueName,
 } from './llama-graph.js';
 export {
   ReferenceModel,

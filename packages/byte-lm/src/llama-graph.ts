@@ -9,19 +9,10 @@
  *     x = x + down_proj(silu(gate_proj(rmsnorm(x))) * up_proj(rmsnorm(x)))
  *   logits = lm_head(rmsnorm(x))            (lm_head = embed_tokens when tied)
  *
- * Two flavours share every weight and every formula:
- *
- * - `standard` (default): only standard ONNX opset-17 ops, so a reverse-mode differentiation pass
- *   can walk it (issue 5), and with the Optimum / transformers.js decoder I/O: input_ids,
- *   attention_mask, position_ids, past_key_values.{i}.key|value -> logits, present.{i}.key|value
- *   (KV [batch, kv_heads, seq, head_dim]). With `cache: 'none'` it is the plain full-sequence
- *   forward a training step needs; with `weights: 'inputs'` every weight is a graph input named
- *   as in the checkpoint.
- * - `fused`: ONNX Runtime contrib ops (SimplifiedLayerNormalization, RotaryEmbedding,
- *   GroupQueryAttention) over a preallocated KV buffer that GroupQueryAttention updates in place
- *   (present.{i}.* is bound to the same memory as past_key_values.{i}.*), so a decoding step
- *   never copies the cache. Rows are right-aligned ... no: rows are packed from slot 0 and
- *   `seqlens_k` gives each row's length; optional int8/int4 weights via MatMulNBits.
+ * By default only standard ONNX opset-17 ops are used, so a reverse-mode differentiation pass can
+ * walk the graph (issue 5), with the Optimum / transformers.js decoder I/O. Options select the
+ * KV-cache I/O (Optimum, caller-owned buffer, none), weights as graph inputs, and a fused fast
+ * path (ORT contrib ops, packed projections, int8/int4 weights) computing the same function.
  */
 
 import type { LlamaConfig } from './config.js';
@@ -42,20 +33,38 @@ import {
 export type WeightFormat = 'float32' | 'int8' | 'int4';
 
 export interface LlamaGraphOptions {
-  /** 'standard' (default): plain ONNX ops; 'fused': ORT contrib ops with an in-place KV buffer. */
-  readonly flavour?: 'standard' | 'fused';
-  /** Standard flavour only: 'optimum' (default) KV-cache I/O, or 'none' (no cache; training). */
-  readonly cache?: 'optimum' | 'none';
-  /** Standard flavour only: logits for every position (default) or only the last one. */
+  /**
+   * KV cache I/O:
+   * - 'optimum' (default): past_key_values.{i}.key|value [B, kv, past, D] in, present.{i}.*
+   *   (past + new) out: the Optimum / transformers.js convention.
+   * - 'buffer': past_key_values.{i}.* is a caller-owned buffer [B, kv, capacity, D] whose unused
+   *   slots the attention mask hides; only the new tokens' K/V come out (new_key_values.{i}.*),
+   *   for the caller to write into the buffer. Nothing proportional to the context is copied per
+   *   step (onnxruntime-node copies every output into fresh JavaScript memory).
+   * - 'none': no cache; the full-sequence forward of a training step.
+   */
+  readonly cache?: 'optimum' | 'buffer' | 'none';
+  /** Logits for every position (default) or only the last one. */
   readonly logits?: 'all' | 'last';
-  /** Standard flavour only: weights stored in the graph (default) or fed as graph inputs. */
+  /** Weights stored in the graph (default) or fed as graph inputs named as in the checkpoint. */
   readonly weights?: 'initializers' | 'inputs';
-  /** Standard flavour only: take an attention_mask input (default true). */
+  /** Take an attention_mask input (default true; required with a cache). */
   readonly attentionMask?: boolean;
-  /** Fused flavour only: storage of the projection weights (default float32). */
+  /**
+   * Fast path (default false): ORT contrib ops (SimplifiedLayerNormalization, RotaryEmbedding,
+   * MatMulNBits) and one packed matmul for q/k/v and one for gate/up. Same arithmetic as the
+   * standard ops; stored weights only.
+   */
+  readonly fused?: boolean;
+  /** Fused only: projection weights as float32 (default), int8 or int4 (MatMulNBits). */
   readonly weightFormat?: WeightFormat;
-  /** Fused flavour, int8/int4: quantisation block size along the input dim (default 32). */
+  /** int8/int4: quantisation block size along the input dim (default 32). */
   readonly blockSize?: number;
+  /**
+   * int8/int4: 'int8' (default) also quantises activations and uses integer dot products
+   * (MatMulNBits accuracy_level 4); 'float32' computes on dequantised weights (level 1).
+   */
+  readonly quantizedCompute?: 'int8' | 'float32';
 }
 
 export interface LlamaGraph {
@@ -79,6 +88,8 @@ export const pastKeyName = (i: number): string => `past_key_values.${i}.key`;
 export const pastValueName = (i: number): string => `past_key_values.${i}.value`;
 export const presentKeyName = (i: number): string => `present.${i}.key`;
 export const presentValueName = (i: number): string => `present.${i}.value`;
+export const newKeyName = (i: number): string => `new_key_values.${i}.key`;
+export const newValueName = (i: number): string => `new_key_values.${i}.value`;
 
 /**
  * RoPE tables, HF convention (`LlamaRotaryEmbedding`, default rope type):
@@ -106,20 +117,22 @@ export function buildLlamaGraph(
   weights: LlamaWeights | undefined,
   options: LlamaGraphOptions = {},
 ): LlamaGraph {
-  const flavour = options.flavour ?? 'standard';
   const asInputs = options.weights === 'inputs';
-  if (flavour === 'fused' && (asInputs || options.cache === 'none' || options.logits === 'last')) {
-    throw new ModelError(
-      'invalid-argument',
-      'the fused graph supports only KV-cache inference with stored weights and all logits',
-    );
+  const fused = options.fused ?? false;
+  const cache = options.cache ?? 'optimum';
+  const format = options.weightFormat ?? 'float32';
+  if (fused && asInputs) {
+    throw new ModelError('invalid-argument', 'the fused graph needs stored weights');
+  }
+  if (format !== 'float32' && !fused) {
+    throw new ModelError('invalid-argument', `${format} weights need the fused graph`);
+  }
+  if (cache !== 'none' && options.attentionMask === false) {
+    throw new ModelError('invalid-argument', 'a graph with a KV cache needs an attention mask');
   }
   if (!asInputs) {
     if (!weights) throw new ModelError('invalid-argument', 'weights are required');
     validateWeights(config, weights);
-  }
-  if ((options.weightFormat ?? 'float32') !== 'float32' && flavour !== 'fused') {
-    throw new ModelError('invalid-argument', 'int8/int4 weights need the fused flavour');
   }
   const g = new GraphBuilder('llama_decoder');
   const shapes = expectedWeightShapes(config);
@@ -139,14 +152,9 @@ export function buildLlamaGraph(
     return v;
   };
   if (asInputs) for (const name of shapes.keys()) param(name);
-
-  g.setMetadata('jpeglm.flavour', flavour);
   g.setMetadata('jpeglm.config', JSON.stringify(config));
-  if (flavour === 'fused') {
-    buildFused(g, config, weights!, param, options);
-  } else {
-    buildStandard(g, config, param, options);
-  }
+  g.setMetadata('jpeglm.cache', cache);
+  buildDecoder(g, config, param, fused ? weights! : undefined, options);
   return { graph: g.build(), weightInputs };
 }
 
@@ -160,49 +168,23 @@ export function buildLlamaOnnx(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Standard flavour: plain ONNX ops.
+// The decoder, top to bottom.
 
-/** nn.Linear without bias: y = x W^T, W in HF layout [out, in]. */
-function linear(g: GraphBuilder, x: Value, w: Value, name?: string): Value {
-  return g.matmul(x, g.transpose(w, [1, 0]), name);
-}
-
-/** RMSNorm (Zhang & Sennrich 2019; HF LlamaRMSNorm): x / sqrt(mean(x^2) + eps) * weight. */
-function rmsNorm(g: GraphBuilder, x: Value, weight: Value, eps: number): Value {
-  return g.scope('norm', () => {
-    const meanSquare = g.reduceMean(g.pow(x, g.scalar(2)), [-1]);
-    const rms = g.sqrt(g.add(meanSquare, g.scalar(eps)));
-    return g.mul(g.div(x, rms), weight);
-  });
-}
-
-/**
- * Rotary position embedding, HF `apply_rotary_pos_emb` with `rotate_half` (non-interleaved: the
- * two halves of each head are the rotated pairs). x: [B, heads, S, D]; cos/sin: [B, 1, S, D/2].
- *   out = [x1 cos - x2 sin, x2 cos + x1 sin]
- */
-function rope(g: GraphBuilder, x: Value, cos: Value, sin: Value, headDim: number): Value {
-  return g.scope('rope', () => {
-    const [x1, x2] = g.split(x, -1, [headDim / 2, headDim / 2]);
-    const first = g.sub(g.mul(x1, cos), g.mul(x2, sin));
-    const second = g.add(g.mul(x2, cos), g.mul(x1, sin));
-    return g.concat([first, second], -1);
-  });
-}
-
-function buildStandard(
+function buildDecoder(
   g: GraphBuilder,
   c: LlamaConfig,
   param: (name: string) => Value,
+  fusedWeights: LlamaWeights | undefined,
   options: LlamaGraphOptions,
 ): void {
-  const withCache = (options.cache ?? 'optimum') === 'optimum';
+  const cache = options.cache ?? 'optimum';
   const withMask = options.attentionMask ?? true;
   const D = c.headDim;
   const nh = c.numAttentionHeads;
   const nkv = c.numKeyValueHeads;
   const group = nh / nkv;
-  const total = withCache ? DIM.total : DIM.seq;
+  const pastDim = cache === 'buffer' ? 'past_capacity' : DIM.past;
+  const total = cache === 'none' ? DIM.seq : DIM.total;
 
   const inputIds = g.input('input_ids', 'int64', [DIM.batch, DIM.seq]);
   const attentionMask = withMask
@@ -210,16 +192,137 @@ function buildStandard(
     : undefined;
   const positionIds = g.input('position_ids', 'int64', [DIM.batch, DIM.seq]);
   const past: { key: Value; value: Value }[] = [];
-  if (withCache) {
+  if (cache !== 'none') {
     for (let i = 0; i < c.numHiddenLayers; i++) {
       past.push({
-        key: g.input(pastKeyName(i), 'float32', [DIM.batch, nkv, DIM.past, D]),
-        value: g.input(pastValueName(i), 'float32', [DIM.batch, nkv, DIM.past, D]),
+        key: g.input(pastKeyName(i), 'float32', [DIM.batch, nkv, pastDim, D]),
+        value: g.input(pastValueName(i), 'float32', [DIM.batch, nkv, pastDim, D]),
       });
     }
   }
+  const ops = fusedWeights
+    ? fusedOps(g, c, fusedWeights, param, positionIds, options)
+    : standardOps(g, c, param, positionIds);
 
-  // Rotary tables gathered at each token's position: [B, 1, S, D/2].
+  // Additive attention bias [B, 1, S, T], T = P + S keys (P past or buffer slots): 0 where query
+  // i (at slot P + i) may see key slot j -- j <= P + i and attention_mask[b, j] = 1 -- and the
+  // float32 minimum elsewhere, as HF's `_prepare_4d_causal_attention_mask` does.
+  const bias = g.scope('mask', () => {
+    const seqLen = g.shapeOf(inputIds, 1, 2);
+    const totalLen = attentionMask ? g.shapeOf(attentionMask, 1, 2) : seqLen;
+    const scalarOf = (v: Value): Value => g.reshape(v, []);
+    const tLen = scalarOf(totalLen);
+    const one = g.constant('int64', [], [1]);
+    const zero = g.constant('int64', [], [0]);
+    const keySlots = g.range(zero, tLen, one, total); // [T]
+    const querySlots = g.unsqueeze(g.range(g.sub(tLen, scalarOf(seqLen)), tLen, one, DIM.seq), [1]);
+    let allowed = g.lessOrEqual(keySlots, querySlots); // [S, T]
+    if (attentionMask) {
+      const keep = g.unsqueeze(g.cast(attentionMask, 'bool'), [1, 2]); // [B, 1, 1, T]
+      allowed = g.and(allowed, keep); // [B, 1, S, T]
+    } else {
+      allowed = g.unsqueeze(allowed, [0, 1]); // [1, 1, S, T]
+    }
+    return g.where(allowed, g.scalar(0), g.scalar(MASKED_SCORE));
+  });
+  const scale = g.scalar(1 / Math.sqrt(D));
+  /** [B, S, n*D] -> [B, n, S, D] */
+  const toHeads = (x: Value): Value => g.transpose(x, [0, 2, 1, 3]);
+
+  let x = g.scope('embed_tokens', () => g.gather(param(EMBED_TOKENS), inputIds));
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const n = layerTensorNames(i);
+    x = g.scope(`layers.${i}`, () => {
+      // Self-attention block.
+      const h = ops.norm(x, n.inputNorm);
+      const attnOut = g.scope('self_attn', () => {
+        const [q3, k3, v3] = ops.qkv(h, i);
+        const q = g.mul(toHeads(ops.rope(q3, nh)), scale); // [B, nh, S, D]
+        const k = toHeads(ops.rope(k3, nkv)); // [B, nkv, S, D]
+        const v = toHeads(g.reshape(v3, [0, 0, nkv, D]));
+        // Grouped-query attention without copying K/V per query head: the `group` query heads
+        // that share a K/V head are stacked along the sequence axis (HF repeat_kv order:
+        // query head h uses K/V head floor(h / group)).
+        const qg = group > 1 ? g.reshape(q, [0, nkv, -1, D]) : q; // [B, nkv, group*S, D]
+        const scoresOf = (keys: Value): Value => g.matmul(qg, g.transpose(keys, [0, 1, 3, 2]));
+        const softmax = (scores: Value): Value => {
+          // scores [B, nkv, group*S, T] -> per query head [B, nh, S, T] to add the bias.
+          const perHead = group > 1 ? g.reshape(scores, [0, nh, -1, 0]) : scores;
+          const probs = g.softmax(g.add(perHead, bias), -1);
+          return group > 1 ? g.reshape(probs, [0, nkv, -1, 0]) : probs;
+        };
+        let ctx: Value; // [B, nkv, group*S, D]
+        if (cache === 'buffer') {
+          // Keys = the caller's buffer (P slots) then the new tokens; scores and weights are
+          // split at P instead of concatenating K/V, so the buffer is only read.
+          g.output(g.identity(k, newKeyName(i)));
+          g.output(g.identity(v, newValueName(i)));
+          const probs = softmax(g.concat([scoresOf(past[i].key), scoresOf(k)], -1));
+          const p = g.shapeOf(past[i].key, 2, 3);
+          const end = g.int64s([2 ** 62]);
+          const probsPast = g.sliceDynamic(probs, g.int64s([0]), p, [-1], [pastDim]);
+          const probsNew = g.sliceDynamic(probs, p, end, [-1], [DIM.seq]);
+          ctx = g.add(g.matmul(probsPast, past[i].value), g.matmul(probsNew, v));
+        } else {
+          let keys = k;
+          let values = v;
+          if (cache === 'optimum') {
+            keys = g.concat([past[i].key, k], 2, presentKeyName(i)); // [B, nkv, T, D]
+            values = g.concat([past[i].value, v], 2, presentValueName(i));
+            g.output(keys);
+            g.output(values);
+          }
+          ctx = g.matmul(softmax(scoresOf(keys)), values);
+        }
+        const merged = g.reshape(toHeads(g.reshape(ctx, [0, nh, -1, D])), [0, 0, nh * D]);
+        return ops.oProj(merged, i);
+      });
+      const afterAttn = g.add(x, attnOut);
+      // SwiGLU MLP block (Shazeer 2020).
+      const h2 = ops.norm(afterAttn, n.postAttentionNorm);
+      const mlpOut = g.scope('mlp', () => {
+        const [gate, up] = ops.gateUp(h2, i);
+        const silu = g.mul(gate, g.sigmoid(gate));
+        return ops.down(g.mul(silu, up), i);
+      });
+      return g.add(afterAttn, mlpOut);
+    });
+  }
+  let final = ops.norm(x, FINAL_NORM);
+  if (options.logits === 'last') final = g.slice(final, [-1], [2 ** 62], [1]);
+  const head = param(c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD);
+  g.output(linear(g, final, head, 'logits'));
+}
+
+/** The pieces that differ between the standard and the fused graph. */
+interface BlockOps {
+  /** RMSNorm with the named gain. */
+  norm(x: Value, weight: string): Value;
+  /** q, k, v projections: [B, S, nh*D], [B, S, nkv*D], [B, S, nkv*D]. */
+  qkv(h: Value, layer: number): [Value, Value, Value];
+  /** Rotary embedding of [B, S, heads*D] at position_ids, returned as [B, S, heads, D]. */
+  rope(x: Value, heads: number): Value;
+  oProj(x: Value, layer: number): Value;
+  gateUp(h: Value, layer: number): [Value, Value];
+  down(x: Value, layer: number): Value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Standard ops.
+
+/** nn.Linear without bias: y = x W^T, W in HF layout [out, in]. */
+function linear(g: GraphBuilder, x: Value, w: Value, name?: string): Value {
+  return g.matmul(x, g.transpose(w, [1, 0]), name);
+}
+
+function standardOps(
+  g: GraphBuilder,
+  c: LlamaConfig,
+  param: (name: string) => Value,
+  positionIds: Value,
+): BlockOps {
+  const D = c.headDim;
+  // Rotary tables gathered at each token's position: [B, S, 1, D/2].
   const tables = ropeTables(c);
   const [cos, sin] = g.scope('rotary', () =>
     (['cos', 'sin'] as const).map((k) => {
@@ -229,87 +332,42 @@ function buildStandard(
         [c.maxPositionEmbeddings, D / 2],
         tables[k],
       );
-      return g.unsqueeze(g.gather(t, positionIds), [1]);
+      return g.unsqueeze(g.gather(t, positionIds), [2]);
     }),
   );
-
-  // Additive attention bias [B, 1, S, T] (T = past + S): 0 where query i (at slot past + i) may
-  // see key slot j -- j <= past + i and attention_mask[b, j] = 1 -- and the float32 minimum
-  // elsewhere, as HF's `_prepare_4d_causal_attention_mask` does.
-  const bias = g.scope('mask', () => {
-    const seqLen = g.shapeOf(inputIds, 1, 2);
-    const totalLen = withMask ? g.shapeOf(attentionMask!, 1, 2) : seqLen;
-    const scalarOf = (v: Value): Value => g.reshape(v, []);
-    const tLen = scalarOf(totalLen);
-    const one = g.constant('int64', [], [1]);
-    const zero = g.constant('int64', [], [0]);
-    const keySlots = g.range(zero, tLen, one, total); // [T]
-    const querySlots = g.unsqueeze(g.range(g.sub(tLen, scalarOf(seqLen)), tLen, one, DIM.seq), [1]); // [S, 1]
-    let allowed = g.lessOrEqual(keySlots, querySlots); // [S, T]
-    if (withMask) {
-      const keep = g.unsqueeze(g.cast(attentionMask!, 'bool'), [1, 2]); // [B, 1, 1, T]
-      allowed = g.and(allowed, keep); // [B, 1, S, T]
-    } else {
-      allowed = g.unsqueeze(allowed, [0, 1]); // [1, 1, S, T]
-    }
-    return g.where(allowed, g.scalar(0), g.scalar(MASKED_SCORE));
-  });
-  const scale = g.scalar(1 / Math.sqrt(D));
-
-  let x = g.scope('embed_tokens', () => g.gather(param(EMBED_TOKENS), inputIds));
-  for (let i = 0; i < c.numHiddenLayers; i++) {
-    const n = layerTensorNames(i);
-    x = g.scope(`layers.${i}`, () => {
-      // Self-attention block.
-      const h = rmsNorm(g, x, param(n.inputNorm), c.rmsNormEps);
-      const attnOut = g.scope('self_attn', () => {
-        const heads = (w: string, count: number): Value =>
-          g.transpose(g.reshape(linear(g, h, param(w)), [0, 0, count, D]), [0, 2, 1, 3]);
-        const q = g.mul(rope(g, heads(n.q, nh), cos, sin, D), scale); // [B, nh, S, D]
-        let k = rope(g, heads(n.k, nkv), cos, sin, D); // [B, nkv, S, D]
-        let v = heads(n.v, nkv);
-        if (withCache) {
-          k = g.concat([past[i].key, k], 2, presentKeyName(i)); // [B, nkv, T, D]
-          v = g.concat([past[i].value, v], 2, presentValueName(i));
-          g.output(k);
-          g.output(v);
-        }
-        // Grouped-query attention without copying K/V per query head: the `group` query heads
-        // that share a K/V head are stacked along the sequence axis (HF repeat_kv order:
-        // query head h uses K/V head floor(h / group)).
-        const qg = group > 1 ? g.reshape(q, [0, nkv, -1, D]) : q; // [B, nkv, group*S, D]
-        let scores = g.matmul(qg, g.transpose(k, [0, 1, 3, 2])); // [B, nkv, group*S, T]
-        if (group > 1) scores = g.reshape(scores, [0, nh, -1, 0]); // [B, nh, S, T]
-        const probs = g.softmax(g.add(scores, bias), -1);
-        const probsFlat = group > 1 ? g.reshape(probs, [0, nkv, -1, 0]) : probs;
-        const ctx = g.matmul(probsFlat, v); // [B, nkv, group*S, D]
-        const merged = g.reshape(g.transpose(g.reshape(ctx, [0, nh, -1, D]), [0, 2, 1, 3]), [
-          0,
-          0,
-          nh * D,
-        ]);
-        return linear(g, merged, param(n.o));
-      });
-      const afterAttn = g.add(x, attnOut);
-      // SwiGLU MLP block (Shazeer 2020).
-      const h2 = rmsNorm(g, afterAttn, param(n.postAttentionNorm), c.rmsNormEps);
-      const mlpOut = g.scope('mlp', () => {
-        const gate = linear(g, h2, param(n.gate));
-        const up = linear(g, h2, param(n.up));
-        const silu = g.mul(gate, g.sigmoid(gate));
-        return linear(g, g.mul(silu, up), param(n.down));
-      });
-      return g.add(afterAttn, mlpOut);
-    });
-  }
-  let final = rmsNorm(g, x, param(FINAL_NORM), c.rmsNormEps);
-  if (options.logits === 'last') final = g.slice(final, [-1], [2 ** 31 - 1], [1]);
-  const head = param(c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD);
-  g.output(linear(g, final, head, 'logits'));
+  const names = layerTensorNames;
+  return {
+    /** RMSNorm (Zhang & Sennrich 2019; HF LlamaRMSNorm): x / sqrt(mean(x^2) + eps) * weight. */
+    norm: (x, weight) =>
+      g.scope('norm', () => {
+        const meanSquare = g.reduceMean(g.pow(x, g.scalar(2)), [-1]);
+        const rms = g.sqrt(g.add(meanSquare, g.scalar(c.rmsNormEps)));
+        return g.mul(g.div(x, rms), param(weight));
+      }),
+    qkv: (h, i) => [
+      linear(g, h, param(names(i).q)),
+      linear(g, h, param(names(i).k)),
+      linear(g, h, param(names(i).v)),
+    ],
+    /**
+     * HF `apply_rotary_pos_emb` with `rotate_half` (non-interleaved: the two halves of each head
+     * are the rotated pairs): out = [x1 cos - x2 sin, x2 cos + x1 sin].
+     */
+    rope: (x, heads) =>
+      g.scope('rope', () => {
+        const [x1, x2] = g.split(g.reshape(x, [0, 0, heads, D]), -1, [D / 2, D / 2]);
+        const first = g.sub(g.mul(x1, cos), g.mul(x2, sin));
+        const second = g.add(g.mul(x2, cos), g.mul(x1, sin));
+        return g.concat([first, second], -1);
+      }),
+    oProj: (x, i) => linear(g, x, param(names(i).o)),
+    gateUp: (h, i) => [linear(g, h, param(names(i).gate)), linear(g, h, param(names(i).up))],
+    down: (x, i) => linear(g, x, param(names(i).down)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fused flavour: ORT contrib ops, in-place KV buffer.
+// Fused ops: ORT contrib ops and packed projections.
 
 /** Transposed copy of an HF [out, in] matrix, as [in, out] for MatMul. */
 function transposed(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -319,7 +377,7 @@ function transposed(data: Float32Array, rows: number, cols: number): Float32Arra
   return out;
 }
 
-/** Rows of several HF [out, in] matrices stacked into one (fused projections). */
+/** Rows of several HF [out, in] matrices stacked into one (packed projections). */
 function stackRows(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
@@ -370,13 +428,37 @@ export function quantizeMatMulNBits(
   return { packed, scales, blocks, blobBytes };
 }
 
-function buildFused(
+/** The float32 weights a MatMulNBits encoding stands for: (q - zp) * scale, per block. */
+export function dequantizeMatMulNBits(
+  w: Float32Array,
+  n: number,
+  k: number,
+  bits: 4 | 8,
+  blockSize: number,
+): Float32Array {
+  const q = quantizeMatMulNBits(w, n, k, bits, blockSize);
+  const zp = 1 << (bits - 1);
+  const out = new Float32Array(n * k);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < k; j++) {
+      const b = Math.floor(j / blockSize);
+      const t = j % blockSize;
+      const byte = q.packed[(r * q.blocks + b) * q.blobBytes + (bits === 8 ? t : t >> 1)];
+      const code = bits === 8 ? byte : (t & 1) === 0 ? byte & 15 : byte >> 4;
+      out[r * k + j] = (code - zp) * q.scales[r * q.blocks + b];
+    }
+  }
+  return out;
+}
+
+function fusedOps(
   g: GraphBuilder,
   c: LlamaConfig,
   weights: LlamaWeights,
   param: (name: string) => Value,
+  positionIds: Value,
   options: LlamaGraphOptions,
-): void {
+): BlockOps {
   const format = options.weightFormat ?? 'float32';
   const blockSize = options.blockSize ?? 32;
   if (![16, 32, 64, 128, 256].includes(blockSize)) {
@@ -386,17 +468,6 @@ function buildFused(
     );
   }
   const D = c.headDim;
-  const nh = c.numAttentionHeads;
-  const nkv = c.numKeyValueHeads;
-  if (D % 16 !== 0) {
-    // GroupQueryAttention requires head_size % 8 == 0; RotaryEmbedding's caches % 8 likewise.
-    throw new ModelError('unsupported', `the fused graph needs head_dim divisible by 16, got ${D}`);
-  }
-  const inputIds = g.input('input_ids', 'int64', [DIM.batch, DIM.seq]);
-  const positionIds = g.input('position_ids', 'int64', [DIM.batch, DIM.seq]);
-  // GroupQueryAttention's own inputs: per-row (valid length - 1) and the total length.
-  const seqlensK = g.input('seqlens_k', 'int32', [DIM.batch]);
-  const totalSeqLen = g.input('total_sequence_length', 'int32', []);
   const tables = ropeTables(c);
   const cosCache = g.initializer(
     'rotary.cos_cache',
@@ -417,15 +488,17 @@ function buildFused(
     const n = parts.reduce((a, p) => a + p.shape[0], 0);
     const k = parts[0].shape[1];
     const stacked = stackRows(parts.map((p) => p.data));
-    const outShape = x.shape ? [...x.shape.slice(0, -1), n] : undefined;
     if (format === 'float32') {
-      const w = g.initializer(`${label}.weight_t`, 'float32', [k, n], transposed(stacked, n, k));
-      return g.matmul(x, w);
+      return g.matmul(
+        x,
+        g.initializer(`${label}.weight_t`, 'float32', [k, n], transposed(stacked, n, k)),
+      );
     }
     const bits = format === 'int8' ? 8 : 4;
     const q = quantizeMatMulNBits(stacked, n, k, bits, blockSize);
     const b = g.initializer(`${label}.qweight`, 'uint8', [n, q.blocks, q.blobBytes], q.packed);
     const s = g.initializer(`${label}.scales`, 'float32', [n * q.blocks], q.scales);
+    const outShape = x.shape ? [...x.shape.slice(0, -1), n] : undefined;
     return g.op(
       'MatMulNBits',
       [x, b, s],
@@ -434,47 +507,32 @@ function buildFused(
         N: attr.int(n),
         bits: attr.int(bits),
         block_size: attr.int(blockSize),
-        // accuracy_level 4: int8 activations x int8/int4 weights (VNNI where the CPU has it).
-        accuracy_level: attr.int(4),
+        accuracy_level: attr.int(options.quantizedCompute === 'float32' ? 1 : 4),
       },
       [{ dtype: 'float32', shape: outShape }],
       MS_DOMAIN,
     )[0];
   };
-
-  let x = g.gather(param(EMBED_TOKENS), inputIds);
-  for (let i = 0; i < c.numHiddenLayers; i++) {
-    const n = layerTensorNames(i);
-    x = g.scope(`layers.${i}`, () => {
-      const h = g.simplifiedLayerNorm(x, param(n.inputNorm), c.rmsNormEps);
+  const names = layerTensorNames;
+  const nh = c.numAttentionHeads;
+  const nkv = c.numKeyValueHeads;
+  return {
+    norm: (x, weight) => g.simplifiedLayerNorm(x, param(weight), c.rmsNormEps),
+    qkv: (h, i) => {
+      const n = names(i);
       const qkv = projection(h, [n.q, n.k, n.v], `layers.${i}.self_attn.qkv_proj`);
-      const [q0, k0, v] = g.split(qkv, -1, [nh * D, nkv * D, nkv * D]);
-      const q = g.rotaryEmbedding(q0, positionIds, cosCache, sinCache);
-      const k = g.rotaryEmbedding(k0, positionIds, cosCache, sinCache);
-      const pastK = g.input(pastKeyName(i), 'float32', [DIM.batch, nkv, DIM.past, D]);
-      const pastV = g.input(pastValueName(i), 'float32', [DIM.batch, nkv, DIM.past, D]);
-      const [attn, presentK, presentV] = g.op(
-        'GroupQueryAttention',
-        [q, k, v, pastK, pastV, seqlensK, totalSeqLen],
-        { num_heads: attr.int(nh), kv_num_heads: attr.int(nkv) },
-        [
-          { dtype: 'float32', shape: [DIM.batch, DIM.seq, nh * D] },
-          { dtype: 'float32', shape: [DIM.batch, nkv, DIM.past, D], name: presentKeyName(i) },
-          { dtype: 'float32', shape: [DIM.batch, nkv, DIM.past, D], name: presentValueName(i) },
-        ],
-        MS_DOMAIN,
-      );
-      g.output(presentK);
-      g.output(presentV);
-      const afterAttn = g.add(x, projection(attn, [n.o], `layers.${i}.self_attn.o_proj`));
-      const h2 = g.simplifiedLayerNorm(afterAttn, param(n.postAttentionNorm), c.rmsNormEps);
-      const gateUp = projection(h2, [n.gate, n.up], `layers.${i}.mlp.gate_up_proj`);
-      const [gate, up] = g.split(gateUp, -1, [c.intermediateSize, c.intermediateSize]);
-      const act = g.mul(g.mul(gate, g.sigmoid(gate)), up);
-      return g.add(afterAttn, projection(act, [n.down], `layers.${i}.mlp.down_proj`));
-    });
-  }
-  const final = g.simplifiedLayerNorm(x, param(FINAL_NORM), c.rmsNormEps);
-  const head = param(c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD);
-  g.output(g.matmul(final, g.transpose(head, [1, 0]), 'logits'));
+      const [q, k, v] = g.split(qkv, -1, [nh * D, nkv * D, nkv * D]);
+      return [q, k, v];
+    },
+    rope: (x, heads) =>
+      g.reshape(g.rotaryEmbedding(x, positionIds, cosCache, sinCache), [0, 0, heads, D]),
+    oProj: (x, i) => projection(x, [names(i).o], `layers.${i}.self_attn.o_proj`),
+    gateUp: (h, i) => {
+      const n = names(i);
+      const gu = projection(h, [n.gate, n.up], `layers.${i}.mlp.gate_up_proj`);
+      const [gate, up] = g.split(gu, -1, [c.intermediateSize, c.intermediateSize]);
+      return [gate, up];
+    },
+    down: (x, i) => projection(x, [names(i).down], `layers.${i}.mlp.down_proj`),
+  };
 }

@@ -4,6 +4,7 @@
  *   config.json        LlamaConfig fields (config.ts)
  *   model.safetensors  weights under HF names, in the config's torch_dtype
  *   tokenizer.json     the tokenizer/profile JSON, passed through untouched (optional)
+ *   onnx/model.onnx    optional export for transformers.js (with generation_config.json)
  */
 
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import {
   type LlamaConfigInit,
   type TorchDtype,
 } from './config.js';
+import { buildLlamaOnnx } from './llama-graph.js';
 import { ModelError } from './model-error.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
 import {
@@ -142,7 +144,15 @@ export interface SaveModelDirInput {
   readonly tokenizerJson?: unknown;
   /** Storage dtype; defaults to config.torchDtype. The config written records the dtype used. */
   readonly dtype?: TorchDtype;
+  /**
+   * Also export onnx/model.onnx (the standard graph with Optimum I/O, float32) and
+   * generation_config.json, the layout transformers.js loads from a local directory.
+   */
+  readonly onnx?: boolean;
 }
+
+export const ONNX_FILE = path.join('onnx', 'model.onnx');
+export const GENERATION_CONFIG_FILE = 'generation_config.json';
 
 /** Write a model directory (created if missing); each file is replaced atomically. */
 export async function saveModelDir(dir: string, model: SaveModelDirInput): Promise<void> {
@@ -155,6 +165,15 @@ export async function saveModelDir(dir: string, model: SaveModelDirInput): Promi
     path.join(dir, CONFIG_FILE),
     JSON.stringify(llamaConfigToJson(config), null, 2) + '\n',
   );
+  if (model.onnx) {
+    await fs.mkdir(path.join(dir, 'onnx'), { recursive: true });
+    await writeAtomic(path.join(dir, ONNX_FILE), buildLlamaOnnx(config, model.weights));
+    const gen: Record<string, unknown> = {};
+    if (config.bosTokenId !== undefined) gen.bos_token_id = config.bosTokenId;
+    if (config.eosTokenId !== undefined) gen.eos_token_id = config.eosTokenId;
+    if (config.padTokenId !== undefined) gen.pad_token_id = config.padTokenId;
+    await writeAtomic(path.join(dir, GENERATION_CONFIG_FILE), JSON.stringify(gen, null, 2) + '\n');
+  }
   if (model.tokenizerJson !== undefined) {
     const text =
       typeof model.tokenizerJson === 'string'

@@ -1,16 +1,18 @@
 /**
  * OnnxCausalLM: the CausalLM interface on ONNX Runtime (onnxruntime-node, CPU).
  *
- * Two graph flavours from llama-graph.ts:
+ * Two KV-cache designs, both from llama-graph.ts:
  *
- * - `fused` (default when head_dim is a multiple of 16): GroupQueryAttention updates a
- *   preallocated per-layer KV buffer in place. The same Float32Array is fed as
- *   past_key_values.{i}.* and bound as the preallocated present.{i}.* output, so ORT sees one
- *   buffer (GroupQueryAttention's "past_present_share_buffer") and a decoding step copies only
- *   the new token's K/V. Each row's valid tokens are packed from slot 0; masked (padding) tokens
- *   are dropped before they reach the graph, so ragged batches cost nothing extra.
- * - `standard`: the plain-op graph with Optimum / transformers.js I/O. Also used for ONNX files
- *   exported by Optimum (see `fromOnnxFile`), identified only by their input/output names.
+ * - `buffer` (default): the cache is a JavaScript-owned [batch, kvHeads, capacity, headDim]
+ *   buffer per layer, fed to the graph as an input (onnxruntime-node passes inputs without
+ *   copying) with the unused slots masked out; the graph returns only the new tokens' K/V, which
+ *   are written into the buffer here. onnxruntime-node copies every *output* into fresh
+ *   JavaScript memory, so the Optimum design (past + new K/V out on every step) costs a copy of
+ *   the whole cache per step, and GroupQueryAttention's in-place shared buffer would too (its
+ *   present output is the whole buffer). Capacity grows in chunks, so a step copies nothing
+ *   proportional to the context and attends over at most one chunk of empty slots.
+ * - `optimum`: the Optimum / transformers.js I/O (past_key_values.* in, present.* out). Used for
+ *   ONNX files exported by Optimum (`fromOnnxFile`) and as the reference design.
  */
 
 import os from 'node:os';
@@ -20,6 +22,8 @@ import type { CausalLM, ForwardInput, ForwardOutput, KvCache } from './causal-lm
 import type { LlamaConfig } from './config.js';
 import {
   buildLlamaOnnx,
+  newKeyName,
+  newValueName,
   pastKeyName,
   pastValueName,
   presentKeyName,
@@ -32,10 +36,14 @@ import { checkForwardInput, lastPositionLogits } from './reference.js';
 import type { LlamaModel } from './weights.js';
 
 export interface OnnxRuntimeOptions {
-  /** Graph flavour; default 'fused' when the config allows it (head_dim % 16 == 0). */
-  readonly flavour?: 'standard' | 'fused';
-  /** Fused flavour: projection weights as float32 (default), int8 or int4 (MatMulNBits). */
+  /** KV-cache design (default 'buffer'). */
+  readonly cache?: 'buffer' | 'optimum';
+  /** ORT contrib ops and packed projections (default true; see LlamaGraphOptions.fused). */
+  readonly fused?: boolean;
+  /** Projection weights as float32 (default), int8 or int4 (MatMulNBits; needs `fused`). */
   readonly weightFormat?: WeightFormat;
+  /** int8/int4 weights: activation precision (see LlamaGraphOptions.quantizedCompute). */
+  readonly quantizedCompute?: 'int8' | 'float32';
   /** ORT intra-op threads; default: the number of CPUs available to this process. */
   readonly intraOpNumThreads?: number;
 }
@@ -48,6 +56,9 @@ interface DecoderShape {
   readonly vocabSize: number;
   readonly maxPositions: number;
 }
+
+/** Buffer capacity grows in multiples of this many slots (and by at least 1/8). */
+const CAPACITY_CHUNK = 64;
 
 function sessionOptions(threads: number | undefined): ort.InferenceSession.SessionOptions {
   const n = threads ?? os.availableParallelism();
@@ -71,8 +82,8 @@ function int64(values: ArrayLike<number>): BigInt64Array {
   return out;
 }
 
-/** Cache of the standard flavour: ORT tensors [batch, kvHeads, length, headDim] per layer. */
-class StandardKvCache implements KvCache {
+/** Optimum-design cache: ORT tensors [batch, kvHeads, length, headDim] per layer. */
+class OptimumKvCache implements KvCache {
   constructor(
     readonly owner: OnnxCausalLM,
     readonly batch: number,
@@ -82,12 +93,8 @@ class StandardKvCache implements KvCache {
   ) {}
 }
 
-/**
- * Cache of the fused flavour: per layer a [batch, kvHeads, capacity, headDim] buffer in which row
- * b holds its `rowLength[b]` valid tokens from slot 0. `mask` remembers the caller's attention
- * mask over the `length` logical positions (undefined = all ones), to check later calls agree.
- */
-class FusedKvCache implements KvCache {
+/** Buffer-design cache: slots 0..length-1 of [batch, kvHeads, capacity, headDim] per layer. */
+class BufferKvCache implements KvCache {
   constructor(
     readonly owner: OnnxCausalLM,
     readonly batch: number,
@@ -95,15 +102,13 @@ class FusedKvCache implements KvCache {
     readonly capacity: number,
     readonly keys: readonly Float32Array[],
     readonly values: readonly Float32Array[],
-    readonly rowLength: Int32Array,
-    readonly mask: Uint8Array | undefined,
   ) {}
 }
 
 export class OnnxCausalLM implements CausalLM {
   readonly vocabSize: number;
   readonly maxPositions: number;
-  readonly flavour: 'standard' | 'fused';
+  readonly cacheDesign: 'buffer' | 'optimum';
   private readonly shape: DecoderShape;
   private readonly session: ort.InferenceSession;
   private readonly inputNames: ReadonlySet<string>;
@@ -111,11 +116,11 @@ export class OnnxCausalLM implements CausalLM {
 
   private constructor(
     session: ort.InferenceSession,
-    flavour: 'standard' | 'fused',
+    design: 'buffer' | 'optimum',
     shape: DecoderShape,
   ) {
     this.session = session;
-    this.flavour = flavour;
+    this.cacheDesign = design;
     this.shape = shape;
     this.vocabSize = shape.vocabSize;
     this.maxPositions = shape.maxPositions;
@@ -125,17 +130,18 @@ export class OnnxCausalLM implements CausalLM {
   /** Build the graph for a model and open an ORT session on it. */
   static async create(model: LlamaModel, options: OnnxRuntimeOptions = {}): Promise<OnnxCausalLM> {
     const c = model.config;
-    const flavour = options.flavour ?? (c.headDim % 16 === 0 ? 'fused' : 'standard');
-    const weightFormat = options.weightFormat ?? 'float32';
-    if (weightFormat !== 'float32' && flavour !== 'fused') {
-      throw new ModelError('invalid-argument', `${weightFormat} weights need the fused flavour`);
-    }
-    const bytes = buildLlamaOnnx(c, model.weights, { flavour, weightFormat });
+    const cache = options.cache ?? 'buffer';
+    const bytes = buildLlamaOnnx(c, model.weights, {
+      cache,
+      fused: options.fused ?? true,
+      weightFormat: options.weightFormat ?? 'float32',
+      ...(options.quantizedCompute ? { quantizedCompute: options.quantizedCompute } : {}),
+    });
     const session = await ort.InferenceSession.create(
       bytes,
       sessionOptions(options.intraOpNumThreads),
     );
-    return new OnnxCausalLM(session, flavour, configShape(c));
+    return new OnnxCausalLM(session, cache, configShape(c));
   }
 
   static async fromModelDir(dir: string, options: OnnxRuntimeOptions = {}): Promise<OnnxCausalLM> {
@@ -169,7 +175,7 @@ export class OnnxCausalLM implements CausalLM {
         `not a loadable ONNX model (${(e as Error).message.split('\n')[0]})`,
       );
     }
-    return new OnnxCausalLM(session, 'standard', onnxFileShape(session, options.config));
+    return new OnnxCausalLM(session, 'optimum', onnxFileShape(session, options.config));
   }
 
   newCache(batch: number): KvCache {
@@ -178,10 +184,10 @@ export class OnnxCausalLM implements CausalLM {
       throw new ModelError('invalid-argument', `batch must be a positive integer, got ${batch}`);
     }
     const { layers, kvHeads, headDim } = this.shape;
-    if (this.flavour === 'standard') {
+    if (this.cacheDesign === 'optimum') {
       const empty = (): ort.Tensor =>
         new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 0, headDim]);
-      return new StandardKvCache(
+      return new OptimumKvCache(
         this,
         batch,
         0,
@@ -189,33 +195,19 @@ export class OnnxCausalLM implements CausalLM {
         Array.from({ length: layers }, empty),
       );
     }
-    return this.allocateFused(
-      batch,
-      0,
-      Math.min(64, this.maxPositions),
-      new Int32Array(batch),
-      undefined,
-    );
+    return this.allocate(batch, 0, 0);
   }
 
-  private allocateFused(
-    batch: number,
-    length: number,
-    capacity: number,
-    rowLength: Int32Array,
-    mask: Uint8Array | undefined,
-  ): FusedKvCache {
+  private allocate(batch: number, length: number, capacity: number): BufferKvCache {
     const { layers, kvHeads, headDim } = this.shape;
     const n = batch * kvHeads * capacity * headDim;
-    return new FusedKvCache(
+    return new BufferKvCache(
       this,
       batch,
       length,
       capacity,
       Array.from({ length: layers }, () => new Float32Array(n)),
       Array.from({ length: layers }, () => new Float32Array(n)),
-      rowLength,
-      mask,
     );
   }
 
@@ -225,11 +217,11 @@ export class OnnxCausalLM implements CausalLM {
     options: { allPositions?: boolean } = {},
   ): Promise<ForwardOutput> {
     this.assertOpen();
-    if (cache instanceof StandardKvCache && cache.owner === this) {
-      return this.forwardStandard(cache, input, options.allPositions ?? false);
+    if (cache instanceof OptimumKvCache && cache.owner === this) {
+      return this.forwardOptimum(cache, input, options.allPositions ?? false);
     }
-    if (cache instanceof FusedKvCache && cache.owner === this) {
-      return this.forwardFused(cache, input, options.allPositions ?? false);
+    if (cache instanceof BufferKvCache && cache.owner === this) {
+      return this.forwardBuffer(cache, input, options.allPositions ?? false);
     }
     throw new ModelError('invalid-argument', 'cache was not made by this model');
   }
@@ -243,8 +235,20 @@ export class OnnxCausalLM implements CausalLM {
     );
   }
 
-  private async forwardStandard(
-    cache: StandardKvCache,
+  /** position_ids [B, S]: the caller's, or past + s. */
+  private positions(batch: number, past: number, input: ForwardInput): ort.Tensor {
+    const S = input.seqLen;
+    const pos = new BigInt64Array(batch * S);
+    for (let b = 0; b < batch; b++) {
+      for (let s = 0; s < S; s++) {
+        pos[b * S + s] = BigInt(input.positionIds ? input.positionIds[b * S + s] : past + s);
+      }
+    }
+    return new ort.Tensor('int64', pos, [batch, S]);
+  }
+
+  private async forwardOptimum(
+    cache: OptimumKvCache,
     input: ForwardInput,
     allPositions: boolean,
   ): Promise<ForwardOutput> {
@@ -258,21 +262,16 @@ export class OnnxCausalLM implements CausalLM {
     };
     if (this.inputNames.has('attention_mask')) {
       const mask = new BigInt64Array(B * T);
-      if (input.attentionMask)
+      if (input.attentionMask) {
         for (let i = 0; i < mask.length; i++) mask[i] = input.attentionMask[i] ? 1n : 0n;
-      else mask.fill(1n);
+      } else {
+        mask.fill(1n);
+      }
       feeds.attention_mask = new ort.Tensor('int64', mask, [B, T]);
     }
-    if (this.inputNames.has('position_ids')) {
-      const pos = new BigInt64Array(B * S);
-      for (let b = 0; b < B; b++) {
-        for (let s = 0; s < S; s++) {
-          pos[b * S + s] = BigInt(input.positionIds ? input.positionIds[b * S + s] : P + s);
-        }
-      }
-      feeds.position_ids = new ort.Tensor('int64', pos, [B, S]);
-    }
+    if (this.inputNames.has('position_ids')) feeds.position_ids = this.positions(B, P, input);
     if (this.inputNames.has('use_cache_branch')) {
+      // Optimum's merged decoder: the with-past branch once there is a past.
       feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([P > 0 ? 1 : 0]), [1]);
     }
     for (let i = 0; i < this.shape.layers; i++) {
@@ -280,210 +279,86 @@ export class OnnxCausalLM implements CausalLM {
       feeds[pastValueName(i)] = cache.values[i];
     }
     const out = await this.session.run(feeds);
-    const logitsTensor = out.logits;
-    const raw = logitsTensor.data as Float32Array;
     const keys: ort.Tensor[] = [];
     const values: ort.Tensor[] = [];
     for (let i = 0; i < this.shape.layers; i++) {
       keys.push(out[presentKeyName(i)] as ort.Tensor);
       values.push(out[presentValueName(i)] as ort.Tensor);
     }
-    const V = this.vocabSize;
-    const rows = logitsTensor.dims[1];
-    const logits = allPositions ? raw : lastPositionLogits(raw, B, rows, V);
-    return { logits, cache: new StandardKvCache(this, B, T, keys, values) };
+    const raw = out.logits.data as Float32Array;
+    const rows = out.logits.dims[1];
+    const logits = allPositions ? raw : lastPositionLogits(raw, B, rows, this.vocabSize);
+    return { logits, cache: new OptimumKvCache(this, B, T, keys, values) };
   }
 
-  private async forwardFused(
-    cache: FusedKvCache,
+  private async forwardBuffer(
+    cacheIn: BufferKvCache,
     input: ForwardInput,
     allPositions: boolean,
   ): Promise<ForwardOutput> {
-    const B = cache.batch;
+    const B = cacheIn.batch;
     const S = input.seqLen;
-    const P = cache.length;
-    const T = P + S;
-    this.checkInput(B, P, input);
-    const mask = input.attentionMask;
-    // The cache holds only the tokens that were unmasked; a mask that now differs over past
-    // positions would need tokens that were never computed.
+    const L = cacheIn.length;
+    this.checkInput(B, L, input);
+    const cache = L + S > cacheIn.capacity ? this.grow(cacheIn, L + S) : cacheIn;
+    const C = cache.capacity;
+    const { layers, kvHeads, headDim: D } = this.shape;
+    // Graph mask over [C buffer slots | S new tokens]: the caller's mask for filled slots and
+    // new tokens, 0 for empty slots.
+    const mask = new BigInt64Array(B * (C + S));
+    const given = input.attentionMask;
     for (let b = 0; b < B; b++) {
-      for (let t = 0; t < P; t++) {
-        const was = cache.mask ? cache.mask[b * P + t] !== 0 : true;
-        const now = mask ? mask[b * T + t] !== 0 : true;
-        if (was !== now) {
-          throw new ModelError(
-            'invalid-argument',
-            `attentionMask row ${b} changes past position ${t} (${was ? 1 : 0} -> ${now ? 1 : 0}); pass the same mask over past positions on every step`,
-          );
-        }
-      }
-    }
-    // Pack each row's unmasked new tokens from column 0.
-    const newCount = new Int32Array(B);
-    let width = 0;
-    for (let b = 0; b < B; b++) {
-      let n = 0;
-      for (let s = 0; s < S; s++) if (!mask || mask[b * T + P + s] !== 0) n++;
-      newCount[b] = n;
-      width = Math.max(width, n);
-    }
-    let nextMask: Uint8Array | undefined;
-    if (mask || cache.mask) {
-      nextMask = new Uint8Array(B * T);
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) nextMask[b * T + t] = mask ? (mask[b * T + t] ? 1 : 0) : 1;
-      }
-    }
-    const V = this.vocabSize;
-    const logits = new Float32Array(B * (allPositions ? S : 1) * V);
-    if (width === 0) {
-      return {
-        logits,
-        cache: new FusedKvCache(
-          this,
-          B,
-          T,
-          cache.capacity,
-          cache.keys,
-          cache.values,
-          cache.rowLength,
-          nextMask,
-        ),
-      };
-    }
-    const ids = new Int32Array(B * width);
-    const pos = new Int32Array(B * width);
-    const column = new Int32Array(B * S).fill(-1); // packed column of each (b, s), -1 if masked
-    for (let b = 0; b < B; b++) {
-      let j = 0;
-      for (let s = 0; s < S; s++) {
-        if (mask && mask[b * T + P + s] === 0) continue;
-        ids[b * width + j] = input.inputIds[b * S + s];
-        pos[b * width + j] = input.positionIds ? input.positionIds[b * S + s] : P + s;
-        column[b * S + s] = j++;
-      }
-    }
-    // Every row writes `width` slots from its current length (masked columns hold dummies past
-    // the row's valid tokens, overwritten later).
-    let needed = 0;
-    for (let b = 0; b < B; b++) needed = Math.max(needed, cache.rowLength[b] + width);
-    const work = needed > cache.capacity ? this.grow(cache, needed) : cache;
-    const firstPrompt = cache.rowLength.every((n) => n === 0);
-    const packedLogits = new Float32Array(B * width * V);
-    if (firstPrompt || width === 1 || B === 1) {
-      await this.runFused(work, ids, pos, width, work.rowLength, packedLogits);
-    } else {
-      // GroupQueryAttention takes several new tokens per row only for batch 1 or a first prompt;
-      // feed a ragged continuation one column at a time. A row whose tokens ran out writes a
-      // dummy at its final length, which its next real token overwrites.
-      const colIds = new Int32Array(B);
-      const colPos = new Int32Array(B);
-      const start = new Int32Array(B);
-      const colLogits = new Float32Array(B * V);
-      for (let j = 0; j < width; j++) {
-        for (let b = 0; b < B; b++) {
-          colIds[b] = ids[b * width + j];
-          colPos[b] = pos[b * width + j];
-          start[b] = work.rowLength[b] + Math.min(j, newCount[b]);
-        }
-        await this.runFused(work, colIds, colPos, 1, start, colLogits);
-        for (let b = 0; b < B; b++) {
-          packedLogits.set(colLogits.subarray(b * V, (b + 1) * V), (b * width + j) * V);
-        }
-      }
-    }
-    const rowLength = Int32Array.from(work.rowLength, (n, b) => n + newCount[b]);
-    // Unpack: logits of masked positions stay zero (unspecified by the interface).
-    if (allPositions) {
-      for (let b = 0; b < B; b++) {
-        for (let s = 0; s < S; s++) {
-          const j = column[b * S + s];
-          if (j >= 0)
-            logits.set(
-              packedLogits.subarray((b * width + j) * V, (b * width + j + 1) * V),
-              (b * S + s) * V,
-            );
-        }
-      }
-    } else {
-      for (let b = 0; b < B; b++) {
-        const j = column[b * S + S - 1];
-        if (j >= 0)
-          logits.set(packedLogits.subarray((b * width + j) * V, (b * width + j + 1) * V), b * V);
-      }
-    }
-    return {
-      logits,
-      cache: new FusedKvCache(
-        this,
-        B,
-        T,
-        work.capacity,
-        work.keys,
-        work.values,
-        rowLength,
-        nextMask,
-      ),
-    };
-  }
-
-  /**
-   * One run of the fused graph: row b's `width` tokens go to slots start[b] .. start[b]+width-1
-   * of the shared KV buffers, and attend to slots 0 .. start[b]+width-1 causally.
-   */
-  private async runFused(
-    cache: FusedKvCache,
-    ids: Int32Array,
-    pos: Int32Array,
-    width: number,
-    start: Int32Array,
-    logitsOut: Float32Array,
-  ): Promise<void> {
-    const B = cache.batch;
-    const { layers, kvHeads, headDim } = this.shape;
-    // GroupQueryAttention: seqlens_k = total length - 1 per row; total_sequence_length = the
-    // longest row (equal to width on a first prompt, which is how GQA recognises one).
-    const seqlens = new Int32Array(B);
-    let total = 0;
-    for (let b = 0; b < B; b++) {
-      seqlens[b] = start[b] + width - 1;
-      total = Math.max(total, start[b] + width);
+      const row = b * (C + S);
+      for (let t = 0; t < L; t++) mask[row + t] = !given || given[b * (L + S) + t] ? 1n : 0n;
+      for (let s = 0; s < S; s++)
+        mask[row + C + s] = !given || given[b * (L + S) + L + s] ? 1n : 0n;
     }
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', int64(ids), [B, width]),
-      position_ids: new ort.Tensor('int64', int64(pos), [B, width]),
-      seqlens_k: new ort.Tensor('int32', seqlens, [B]),
-      total_sequence_length: new ort.Tensor('int32', new Int32Array([total]), []),
+      input_ids: new ort.Tensor('int64', int64(input.inputIds), [B, S]),
+      attention_mask: new ort.Tensor('int64', mask, [B, C + S]),
+      position_ids: this.positions(B, L, input),
     };
-    const fetches: Record<string, ort.Tensor | null> = { logits: null };
-    const dims = [B, kvHeads, cache.capacity, headDim];
+    const dims = [B, kvHeads, C, D];
     for (let i = 0; i < layers; i++) {
-      const k = new ort.Tensor('float32', cache.keys[i], dims);
-      const v = new ort.Tensor('float32', cache.values[i], dims);
-      feeds[pastKeyName(i)] = k;
-      feeds[pastValueName(i)] = v;
-      fetches[presentKeyName(i)] = k;
-      fetches[presentValueName(i)] = v;
+      feeds[pastKeyName(i)] = new ort.Tensor('float32', cache.keys[i], dims);
+      feeds[pastValueName(i)] = new ort.Tensor('float32', cache.values[i], dims);
     }
-    const out = await this.session.run(feeds, fetches as ort.InferenceSession.FetchesType);
-    logitsOut.set(out.logits.data as Float32Array);
+    const out = await this.session.run(feeds);
+    // Write the new tokens' K/V ([B, kvHeads, S, D]) into slots L .. L+S-1.
+    for (let i = 0; i < layers; i++) {
+      for (const [src, dst] of [
+        [out[newKeyName(i)].data as Float32Array, cache.keys[i]],
+        [out[newValueName(i)].data as Float32Array, cache.values[i]],
+      ] as const) {
+        for (let r = 0; r < B * kvHeads; r++) {
+          dst.set(src.subarray(r * S * D, (r + 1) * S * D), (r * C + L) * D);
+        }
+      }
+    }
+    const raw = out.logits.data as Float32Array;
+    const logits = allPositions ? raw : lastPositionLogits(raw, B, S, this.vocabSize);
+    return {
+      logits,
+      cache: new BufferKvCache(this, B, L + S, C, cache.keys, cache.values),
+    };
   }
 
-  /**
-   * A copy of the cache with room for at least `needed` slots per row (capacity doubles, so a
-   * generation of n tokens copies the cache O(log n) times).
-   */
-  private grow(cache: FusedKvCache, needed: number): FusedKvCache {
-    let cap = Math.max(cache.capacity, 1);
-    while (cap < needed) cap *= 2;
-    const next = this.allocateFused(cache.batch, cache.length, cap, cache.rowLength, cache.mask);
+  /** A copy of the cache with room for at least `needed` slots per row. */
+  private grow(cache: BufferKvCache, needed: number): BufferKvCache {
+    const step = Math.max(
+      CAPACITY_CHUNK,
+      Math.ceil(cache.capacity / 8 / CAPACITY_CHUNK) * CAPACITY_CHUNK,
+    );
+    const capacity = Math.ceil(needed / step) * step;
+    const next = this.allocate(cache.batch, cache.length, capacity);
     copyRows(cache, next, [...Array(cache.batch).keys()], this.shape);
     return next;
   }
 
   selectRows(cache: KvCache, rows: readonly number[]): KvCache {
     this.assertOpen();
+    if (rows.length === 0)
+      throw new ModelError('invalid-argument', 'selectRows needs at least one row');
     for (const r of rows) {
       if (!Number.isInteger(r) || r < 0 || r >= cache.batch) {
         throw new ModelError(
@@ -492,10 +367,8 @@ export class OnnxCausalLM implements CausalLM {
         );
       }
     }
-    if (rows.length === 0)
-      throw new ModelError('invalid-argument', 'selectRows needs at least one row');
     const { kvHeads, headDim } = this.shape;
-    if (cache instanceof StandardKvCache && cache.owner === this) {
+    if (cache instanceof OptimumKvCache && cache.owner === this) {
       const chunk = kvHeads * cache.length * headDim;
       const pick = (t: ort.Tensor): ort.Tensor => {
         const src = t.data as Float32Array;
@@ -503,7 +376,7 @@ export class OnnxCausalLM implements CausalLM {
         rows.forEach((r, i) => out.set(src.subarray(r * chunk, (r + 1) * chunk), i * chunk));
         return new ort.Tensor('float32', out, [rows.length, kvHeads, cache.length, headDim]);
       };
-      return new StandardKvCache(
+      return new OptimumKvCache(
         this,
         rows.length,
         cache.length,
@@ -511,20 +384,8 @@ export class OnnxCausalLM implements CausalLM {
         cache.values.map(pick),
       );
     }
-    if (cache instanceof FusedKvCache && cache.owner === this) {
-      let mask: Uint8Array | undefined;
-      if (cache.mask) {
-        const L = cache.length;
-        mask = new Uint8Array(rows.length * L);
-        rows.forEach((r, i) => mask!.set(cache.mask!.subarray(r * L, (r + 1) * L), i * L));
-      }
-      const next = this.allocateFused(
-        rows.length,
-        cache.length,
-        cache.capacity,
-        Int32Array.from(rows, (r) => cache.rowLength[r]),
-        mask,
-      );
+    if (cache instanceof BufferKvCache && cache.owner === this) {
+      const next = this.allocate(rows.length, cache.length, cache.capacity);
       copyRows(cache, next, rows, this.shape);
       return next;
     }
@@ -542,25 +403,24 @@ export class OnnxCausalLM implements CausalLM {
   }
 }
 
-/** Copy rows `rows` of `from` into rows 0.. of `to` (each row's valid slots only). */
+/** Copy the filled slots of rows `rows` of `from` into rows 0.. of `to`. */
 function copyRows(
-  from: FusedKvCache,
-  to: FusedKvCache,
+  from: BufferKvCache,
+  to: BufferKvCache,
   rows: readonly number[],
   s: DecoderShape,
 ): void {
   const D = s.headDim;
+  const n = from.length * D;
   for (let l = 0; l < s.layers; l++) {
     for (const [src, dst] of [
       [from.keys[l], to.keys[l]],
       [from.values[l], to.values[l]],
     ] as const) {
       rows.forEach((r, i) => {
-        const n = from.rowLength[r];
         for (let h = 0; h < s.kvHeads; h++) {
           const a = (r * s.kvHeads + h) * from.capacity * D;
-          const z = (i * s.kvHeads + h) * to.capacity * D;
-          dst.set(src.subarray(a, a + n * D), z);
+          dst.set(src.subarray(a, a + n), (i * s.kvHeads + h) * to.capacity * D);
         }
       });
     }
@@ -593,8 +453,9 @@ function onnxFileShape(
   if (layers === 0) missing(`${pastKeyName(0)} input (export with use_cache)`);
   for (let i = 0; i < layers; i++) {
     if (!inputs.has(pastValueName(i))) missing(`${pastValueName(i)} input`);
-    if (!outputs.has(presentKeyName(i)) || !outputs.has(presentValueName(i)))
+    if (!outputs.has(presentKeyName(i)) || !outputs.has(presentValueName(i))) {
       missing(`present.${i}.* outputs`);
+    }
   }
   const kv = inputs.get(pastKeyName(0))!;
   if (!kv.isTensor || kv.type !== 'float32') {
@@ -604,15 +465,15 @@ function onnxFileShape(
     );
   }
   const [, kvHeads, , headDim] = kv.shape;
-  if (typeof kvHeads !== 'number' || typeof headDim !== 'number') {
-    if (!config)
-      throw new ModelError('corrupt', 'the KV inputs have symbolic head dims; pass the config');
+  if ((typeof kvHeads !== 'number' || typeof headDim !== 'number') && !config) {
+    throw new ModelError('corrupt', 'the KV inputs have symbolic head dims; pass the config');
   }
   const logits = outputs.get('logits')!;
   const vocabDim = logits.isTensor ? logits.shape[2] : undefined;
   const vocabSize = typeof vocabDim === 'number' ? vocabDim : config?.vocabSize;
-  if (vocabSize === undefined)
+  if (vocabSize === undefined) {
     throw new ModelError('corrupt', 'the logits vocabulary dim is symbolic; pass the config');
+  }
   if (config && config.vocabSize !== vocabSize) {
     throw new ModelError(
       'corrupt',

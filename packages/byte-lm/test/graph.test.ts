@@ -2,6 +2,10 @@
  * The ONNX decoder graph (standard flavour, plain opset-17 ops) against the float64 TypeScript
  * reference forward pass, run directly through onnxruntime-node.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { AutoModelForCausalLM, Tensor, env } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,6 +14,7 @@ import {
   buildLlamaGraph,
   buildLlamaOnnx,
   createRandomModel,
+  saveModelDir,
   pastKeyName,
   pastValueName,
   presentKeyName,
@@ -297,5 +302,61 @@ describe('standard graph variants', () => {
     expect(s.outputNames).toEqual(['logits']);
     const want = ref.forward(ref.emptyCache(2), { inputIds: ids, seqLen: 6 }).logits;
     expect(maxAbsDiff(out.logits.data as Float32Array, want)).toBeLessThan(TOL);
+  });
+});
+
+describe('interoperability with transformers.js', () => {
+  it('transformers.js greedy-decodes the same tokens from our exported model directory', async () => {
+    const m = model(GQA, 12);
+    const root = await mkdtemp(path.join(os.tmpdir(), 'byte-lm-tjs-'));
+    try {
+      await saveModelDir(path.join(root, 'lm'), {
+        config: m.config,
+        weights: m.weights,
+        onnx: true,
+      });
+      env.allowRemoteModels = false;
+      env.localModelPath = root;
+      const tjs = await AutoModelForCausalLM.from_pretrained('lm', {
+        dtype: 'fp32',
+        device: 'cpu',
+        session_options: { intraOpNumThreads: 1 },
+      });
+      const B = 2;
+      const P = 5;
+      const N = 12;
+      const prompt = randomIds(B * P, m.config.vocabSize, 77);
+      const out = (await tjs.generate({
+        input_ids: new Tensor('int64', i64(prompt), [B, P]),
+        attention_mask: new Tensor('int64', new BigInt64Array(B * P).fill(1n), [B, P]),
+        max_new_tokens: N,
+        min_new_tokens: N,
+        do_sample: false,
+      })) as Tensor;
+      await tjs.dispose();
+      // Our greedy decoding with the float64 reference.
+      const ref = new ReferenceModel(m);
+      const V = m.config.vocabSize;
+      for (let b = 0; b < B; b++) {
+        const seq = Array.from(prompt.subarray(b * P, (b + 1) * P));
+        for (let t = 0; t < N; t++) {
+          const logits = ref.forward(ref.emptyCache(1), {
+            inputIds: Int32Array.from(seq),
+            seqLen: seq.length,
+          }).logits;
+          const last = logits.subarray((seq.length - 1) * V);
+          let best = 0;
+          for (let v = 1; v < V; v++) if (last[v] > last[best]) best = v;
+          seq.push(best);
+        }
+        const theirs = Array.from(out.data as BigInt64Array, Number).slice(
+          b * (P + N),
+          (b + 1) * (P + N),
+        );
+        expect(theirs).toEqual(seq);
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -411,6 +411,25 @@ export class GraphBuilder {
     ])[0];
   }
 
+  /** Slice with bounds computed in the graph (1-D int64 tensors); `dims` gives the result's
+   * sliced dims for shape tracking. */
+  sliceDynamic(
+    x: Value,
+    starts: Value,
+    ends: Value,
+    axes: readonly number[],
+    dims: readonly Dim[],
+  ): Value {
+    let shape: Dim[] | undefined;
+    if (x.shape) {
+      shape = [...x.shape];
+      axes.forEach((a, k) => (shape![a < 0 ? a + x.shape!.length : a] = dims[k]));
+    }
+    return this.op('Slice', [x, starts, ends, this.int64s(axes)], {}, [
+      { dtype: x.dtype, shape },
+    ])[0];
+  }
+
   unsqueeze(x: Value, axes: readonly number[]): Value {
     let shape: Dim[] | undefined;
     if (x.shape) {
