@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as avc } from './avc.js';
 import { register as detokenize } from './detokenize.js';
 import { register as encode } from './encode.js';
 import { register as tokenize } from './tokenize.js';
@@ -9,4 +10,4 @@ import { register as tokenize } from './tokenize.js';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: readonly RegisterCommand[] = [encode, tokenize, detokenize];
+export const commands: readonly RegisterCommand[] = [encode, tokenize, detokenize, avc];

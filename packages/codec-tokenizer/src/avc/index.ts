@@ -101,7 +101,12 @@ export { avcRender, type AvcRenderFormat, type AvcRenderOptions } from './render
 export {
   AVC_TOKENIZER_FORMAT,
   AVC_TOKENIZER_VERSION,
+  AVC_TOKENS_FORMAT,
+  AVC_TOKENS_VERSION,
   AvcTokenizer,
+  makeAvcTokensFile,
+  readAvcTokensFile,
+  type AvcTokensFile,
   type AvcParsedSequence,
   type AvcTokenizeOptions,
   type AvcTokenizerFile,

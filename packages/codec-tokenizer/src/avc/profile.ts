@@ -210,14 +210,25 @@ export async function avcEncode(
   opts: AvcEncodeOptions = {},
 ): Promise<Uint8Array> {
   const p = opts.profile ?? AVC_LM_256X144;
-  const r = await runFfmpegChecked(avcEncodeArgs(p, source), {
-    ffmpeg: opts.ffmpeg,
-    signal: opts.signal,
-    timeoutMs: opts.timeoutMs,
-  });
+  let r;
+  try {
+    r = await runFfmpegChecked(avcEncodeArgs(p, source), {
+      ffmpeg: opts.ffmpeg,
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+    });
+  } catch (e) {
+    // ffmpeg names the input as we passed it ("file:PATH: ..."); callers name the file.
+    if (e instanceof CodecError && typeof source === 'string') {
+      const named = `ffmpeg: file:${source}: `;
+      if (e.message.startsWith(named)) {
+        throw new CodecError(e.code, `ffmpeg: ${e.message.slice(named.length)}`, e.offset);
+      }
+    }
+    throw e;
+  }
   if (r.stdout.length === 0) {
-    const what = typeof source === 'string' ? source : 'lavfi source';
-    throw new CodecError('corrupt', `${what}: no video frames to encode`);
+    throw new CodecError('corrupt', 'no video frames to encode (not a video, or empty)');
   }
   return r.stdout;
 }

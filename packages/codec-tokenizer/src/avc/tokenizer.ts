@@ -217,6 +217,35 @@ export class AvcTokenizer {
     return avcRestoreHeaders(this.parseSequence(ids, options).body, this.header);
   }
 
+  /**
+   * Cut a flat id stream holding several sequences back to back (the `bin` format) into
+   * sequences, each from BOS through EOS; PAD between sequences is skipped.
+   */
+  splitSequences(ids: ArrayLike<number>): Uint16Array[] {
+    const out: Uint16Array[] = [];
+    let i = 0;
+    while (i < ids.length) {
+      if (ids[i] === PAD_ID) {
+        i++;
+        continue;
+      }
+      if (ids[i] !== BOS_ID) {
+        throw new CodecError(
+          'corrupt',
+          `expected BOS at token ${i}, found ${tokenName(ids[i])}`,
+          i,
+        );
+      }
+      let j = i + 2;
+      while (j < ids.length && ids[j] !== EOS_ID) j++;
+      if (j >= ids.length)
+        throw new CodecError('truncated', `sequence starting at token ${i} has no EOS`, i);
+      out.push(Uint16Array.from(Array.prototype.slice.call(ids, i, j + 1) as number[]));
+      i = j + 1;
+    }
+    return out;
+  }
+
   toJSON(): AvcTokenizerFile {
     return {
       format: AVC_TOKENIZER_FORMAT,
@@ -283,4 +312,80 @@ export class AvcTokenizer {
       bad(`"vocabSize" is ${String(f.vocabSize)}, the tokens add up to ${tok.vocabSize}`);
     return tok;
   }
+}
+
+export const AVC_TOKENS_FORMAT = 'jpeglm-avc-tokens';
+export const AVC_TOKENS_VERSION = 1;
+
+/**
+ * A self-describing JSON file of AVC token sequences (`jpeglm avc tokenize --format json`):
+ * the tokenizer, header included, and one entry per clip.
+ */
+export interface AvcTokensFile {
+  readonly format: typeof AVC_TOKENS_FORMAT;
+  readonly version: number;
+  readonly tokenizer: AvcTokenizerFile;
+  readonly sequences: readonly {
+    readonly source?: string;
+    readonly class: string | null;
+    readonly ids: readonly number[];
+  }[];
+}
+
+export function makeAvcTokensFile(
+  tokenizer: AvcTokenizer,
+  sequences: readonly { source?: string; ids: ArrayLike<number> }[],
+): AvcTokensFile {
+  return {
+    format: AVC_TOKENS_FORMAT,
+    version: AVC_TOKENS_VERSION,
+    tokenizer: tokenizer.toJSON(),
+    sequences: sequences.map((s) => {
+      const ids = Array.from(s.ids);
+      const entry = {
+        class: ids.length > 1 ? (tokenizer.classLabelOf(ids[1]) ?? null) : null,
+        ids,
+      };
+      return s.source === undefined ? entry : { source: s.source, ...entry };
+    }),
+  };
+}
+
+/** Read an AVC tokens file (object or JSON text): its tokenizer and sequences. */
+export function readAvcTokensFile(json: unknown): {
+  tokenizer: AvcTokenizer;
+  sequences: { source?: string; ids: Uint16Array }[];
+} {
+  let o = json;
+  if (typeof json === 'string') {
+    try {
+      o = JSON.parse(json);
+    } catch (e) {
+      throw new CodecError('invalid-argument', `invalid JSON: ${(e as Error).message}`);
+    }
+  }
+  const bad = (why: string): never => {
+    throw new CodecError('invalid-argument', `not a jpeglm AVC tokens file: ${why}`);
+  };
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('not a JSON object');
+  const f = o as Record<string, unknown>;
+  if (f.format !== AVC_TOKENS_FORMAT) bad(`"format" must be "${AVC_TOKENS_FORMAT}"`);
+  if (f.version !== AVC_TOKENS_VERSION) bad(`unsupported version ${String(f.version)}`);
+  const tokenizer = AvcTokenizer.fromJSON(f.tokenizer);
+  if (!Array.isArray(f.sequences)) return bad('"sequences" must be an array');
+  const sequences = f.sequences.map((s: unknown, i: number) => {
+    if (typeof s !== 'object' || s === null) return bad(`sequence ${i} is not an object`);
+    const e = s as Record<string, unknown>;
+    if (
+      !Array.isArray(e.ids) ||
+      !e.ids.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffff)
+    ) {
+      return bad(`sequence ${i}: "ids" must be an array of integers 0..65535`);
+    }
+    if (e.source !== undefined && typeof e.source !== 'string')
+      bad(`sequence ${i}: "source" must be a string`);
+    const ids = Uint16Array.from(e.ids as number[]);
+    return e.source === undefined ? { ids } : { source: e.source as string, ids };
+  });
+  return { tokenizer, sequences };
 }
