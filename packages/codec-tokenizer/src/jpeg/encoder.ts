@@ -18,6 +18,7 @@ import { MAX_RESTART_INTERVAL, ScanEncoder } from './entropy-encoder.js';
 import { forwardDctBlock } from './fdct.js';
 import {
   createCoefficientImage,
+  frameGeometry,
   type CoefficientImage,
   type FrameHeader,
   type JpegTables,
@@ -131,6 +132,8 @@ function checkImage(image: RgbImage): void {
 
 /** Sample planes one frame size needs, kept between images of that size. */
 interface TransformBuffers {
+  /** The frame these were made for, and its size/sampling key for other frame objects. */
+  readonly frame: FrameHeader;
   readonly frameKey: string;
   /** 4:2:0 with Y at 2x2: colour conversion and downsampling fused (no full-size chroma). */
   readonly fused420: boolean;
@@ -219,8 +222,13 @@ class ForwardTransformer {
   }
 
   private prepare(frame: FrameHeader): TransformBuffers {
+    const cached = this.buffers;
+    if (cached !== undefined && cached.frame === frame) return cached;
     const key = frameKey(frame);
-    if (this.buffers !== undefined && this.buffers.frameKey === key) return this.buffers;
+    if (cached !== undefined && cached.frameKey === key) {
+      this.buffers = { ...cached, frame };
+      return this.buffers;
+    }
     const n = frame.components.length;
     if (frame.precision !== 8) {
       throw new CodecError(
@@ -234,8 +242,7 @@ class ForwardTransformer {
         `an RGB image maps to 1 (Y) or 3 (YCbCr) components, not ${n}`,
       );
     }
-    const out = createCoefficientImage(frame);
-    const { geometry } = out;
+    const geometry = frameGeometry(frame);
     const stride = geometry.mcusWide * 8 * geometry.hMax;
     const rows = geometry.mcusHigh * 8 * geometry.vMax;
     const [c0, c1, c2] = frame.components;
@@ -264,6 +271,7 @@ class ForwardTransformer {
       }
     }
     this.buffers = {
+      frame,
       frameKey: key,
       fused420,
       full,
