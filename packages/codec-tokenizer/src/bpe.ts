@@ -76,6 +76,10 @@ export class BytePairEncoding {
   readonly merges: readonly (readonly [number, number])[];
   /** Bytes of every id (0..vocabSize-1). */
   private readonly expansions: Uint8Array[];
+  /** The same expansions laid end to end, for decode. */
+  private readonly pool: Uint8Array;
+  private readonly poolStart: Uint32Array;
+  private readonly poolLength: Uint32Array;
   /** Open-addressing table from a pair (left << 16 | right) to its merge rank. */
   private readonly rankKeys: Uint32Array;
   private readonly rankValues: Int32Array;
@@ -85,6 +89,7 @@ export class BytePairEncoding {
   private next = new Int32Array(256);
   private prev = new Int32Array(256);
   private heap = new Float64Array(256);
+  private heapSize = 0;
 
   constructor(merges: readonly (readonly [number, number])[]) {
     if (merges.length > MAX_BPE_MERGES) {
@@ -126,6 +131,18 @@ export class BytePairEncoding {
     });
     this.merges = Object.freeze(merges.map(([a, b]) => Object.freeze([a, b] as const)));
     this.expansions = expansions;
+    this.poolStart = new Uint32Array(expansions.length);
+    this.poolLength = new Uint32Array(expansions.length);
+    let poolSize = 0;
+    for (const e of expansions) poolSize += e.length;
+    this.pool = new Uint8Array(poolSize);
+    let at = 0;
+    expansions.forEach((e, id) => {
+      this.poolStart[id] = at;
+      this.poolLength[id] = e.length;
+      this.pool.set(e, at);
+      at += e.length;
+    });
   }
 
   get vocabSize(): number {
@@ -206,41 +223,23 @@ export class BytePairEncoding {
       return n;
     }
     this.reserve(len);
+    return this.mergePiece(bytes, start, len, out, n);
+  }
+
+  /**
+   * A linked list of symbols and a min-heap of candidate merges keyed by (rank, position);
+   * entries made stale by an earlier merge are skipped when popped. O(n log n) in the piece
+   * length, so a file without restart markers (one long piece) costs no more per byte.
+   */
+  private mergePiece(
+    bytes: Uint8Array,
+    start: number,
+    len: number,
+    out: Uint16Array,
+    n: number,
+  ): number {
     const { sym, next, prev } = this;
-    let heap = this.heap;
-    let size = 0;
-    // Entries pack (rank, position) into one double: rank * 2^32 + position.
-    const push = (v: number): void => {
-      if (size === heap.length) {
-        const grown = new Float64Array(heap.length * 2);
-        grown.set(heap);
-        heap = grown;
-        this.heap = grown;
-      }
-      let i = size++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (heap[parent] <= v) break;
-        heap[i] = heap[parent];
-        i = parent;
-      }
-      heap[i] = v;
-    };
-    const pop = (): number => {
-      const top = heap[0];
-      const last = heap[--size];
-      let i = 0;
-      for (;;) {
-        let c = 2 * i + 1;
-        if (c >= size) break;
-        if (c + 1 < size && heap[c + 1] < heap[c]) c++;
-        if (heap[c] >= last) break;
-        heap[i] = heap[c];
-        i = c;
-      }
-      heap[i] = last;
-      return top;
-    };
+    this.heapSize = 0;
     for (let i = 0; i < len; i++) {
       sym[i] = bytes[start + i];
       next[i] = i + 1;
@@ -249,10 +248,10 @@ export class BytePairEncoding {
     next[len - 1] = -1;
     for (let i = 0; i + 1 < len; i++) {
       const r = this.rank(sym[i], sym[i + 1]);
-      if (r >= 0) push(r * 4294967296 + i);
+      if (r >= 0) this.heapPush(r * 4294967296 + i);
     }
-    while (size > 0) {
-      const v = pop();
+    while (this.heapSize > 0) {
+      const v = this.heapPop();
       const r = Math.floor(v / 4294967296);
       const p = v - r * 4294967296;
       const a = sym[p];
@@ -267,16 +266,52 @@ export class BytePairEncoding {
       if (after >= 0) {
         prev[after] = p;
         const rr = this.rank(z, sym[after]);
-        if (rr >= 0) push(rr * 4294967296 + p);
+        if (rr >= 0) this.heapPush(rr * 4294967296 + p);
       }
       const before = prev[p];
       if (before >= 0) {
         const rl = this.rank(sym[before], z);
-        if (rl >= 0) push(rl * 4294967296 + before);
+        if (rl >= 0) this.heapPush(rl * 4294967296 + before);
       }
     }
     for (let i = 0; i >= 0; i = next[i]) out[n++] = sym[i];
     return n;
+  }
+
+  /** Heap entries pack (rank, position) into one double: rank * 2^32 + position. */
+  private heapPush(v: number): void {
+    let heap = this.heap;
+    if (this.heapSize === heap.length) {
+      const grown = new Float64Array(heap.length * 2);
+      grown.set(heap);
+      heap = this.heap = grown;
+    }
+    let i = this.heapSize++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent] <= v) break;
+      heap[i] = heap[parent];
+      i = parent;
+    }
+    heap[i] = v;
+  }
+
+  private heapPop(): number {
+    const heap = this.heap;
+    const top = heap[0];
+    const size = --this.heapSize;
+    const last = heap[size];
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= size) break;
+      if (c + 1 < size && heap[c + 1] < heap[c]) c++;
+      if (heap[c] >= last) break;
+      heap[i] = heap[c];
+      i = c;
+    }
+    heap[i] = last;
+    return top;
   }
 
   private reserve(len: number): void {
@@ -291,17 +326,18 @@ export class BytePairEncoding {
 
   /** Decode ids to bytes. Throws on an id outside the vocabulary. */
   decode(ids: ArrayLike<number>): Uint8Array {
-    const ex = this.expansions;
+    const { poolStart, poolLength, pool } = this;
+    const vocab = poolStart.length;
     let total = 0;
     for (let i = 0; i < ids.length; i++) {
-      const e = ex[ids[i]];
-      if (e === undefined) {
+      const id = ids[i];
+      if (!(id >= 0 && id < vocab && Number.isInteger(id))) {
         throw new CodecError(
           'invalid-argument',
-          `token ${ids[i]} at position ${i} is outside the BPE vocabulary (0..${ex.length - 1})`,
+          `token ${id} at position ${i} is outside the BPE vocabulary (0..${vocab - 1})`,
         );
       }
-      total += e.length;
+      total += poolLength[id];
     }
     const out = new Uint8Array(total);
     let o = 0;
@@ -309,9 +345,8 @@ export class BytePairEncoding {
       const id = ids[i];
       if (id < 256) out[o++] = id;
       else {
-        const e = ex[id];
-        out.set(e, o);
-        o += e.length;
+        // Expansions are short; a plain loop beats TypedArray.set's call overhead here.
+        for (let k = poolStart[id], e = k + poolLength[id]; k < e; k++) out[o++] = pool[k];
       }
     }
     return out;

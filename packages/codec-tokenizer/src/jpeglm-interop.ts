@@ -11,6 +11,7 @@
  * - The model's text is the image-only stream with byte b written as the character U+2800+b
  *   (the Braille Patterns block), so restart marker FF D0 reads "\u28ff\u28d0".
  */
+import type { BytePairEncoding } from './bpe.js';
 import { CodecError } from './errors.js';
 import { isFrameMarker, readHeaderLayout } from './jpeg-header.js';
 import { Marker } from './jpeg/markers.js';
@@ -204,4 +205,50 @@ export function fromJpegLmText(
   layout: JpegLmJoinLayout = 'interchange',
 ): Uint8Array {
   return joinJpegLm(brailleToBytes(text), tables, layout);
+}
+
+/**
+ * A Hugging Face `tokenizer.json` (BPE model) equivalent to `bpe` on JPEG-LM's Braille text:
+ * byte b is the token U+2800+b with id b, merge k is the concatenation of its parts with id
+ * 256 + k, and a Split pre-tokenizer isolates every restart marker and EOI so no merge reaches
+ * across one, as in bpe.ts. HF tokenizers (Python `tokenizers`, transformers.js) then cut the
+ * text exactly where BytePairEncoding.encode cuts the bytes. Two merges can spell the same
+ * string (a+bc and ab+c); a string-keyed vocabulary keeps the first id for both.
+ */
+export function bpeToHuggingFaceJson(bpe: BytePairEncoding): Record<string, unknown> {
+  const text = (id: number): string => bytesToBraille(bpe.tokenBytes(id));
+  const vocab: Record<string, number> = {};
+  for (let id = 0; id < bpe.vocabSize; id++) {
+    const t = text(id);
+    if (!(t in vocab)) vocab[t] = id;
+  }
+  const ch = (b: number): string => String.fromCharCode(BRAILLE_OFFSET + b);
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: {
+      type: 'Split',
+      pattern: { Regex: `${ch(0xff)}[${ch(0xd0)}-${ch(0xd7)}${ch(0xd9)}]` },
+      behavior: 'Isolated',
+      invert: false,
+    },
+    post_processor: null,
+    decoder: { type: 'Fuse' },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      // Braille characters hold no space, so the classic "left right" form is unambiguous.
+      merges: bpe.merges.map(([a, b]) => `${text(a)} ${text(b)}`),
+    },
+  };
 }

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   BRAILLE_OFFSET,
+  BytePairEncoding,
+  bpeToHuggingFaceJson,
   CodecError,
   brailleToBytes,
   bytesToBraille,
@@ -145,4 +147,25 @@ describe('byte <-> Braille character mapping', () => {
     cached ??= cjpegCanonical('testsrc2=s=128x128');
     return cached;
   }
+});
+
+describe('BPE as a Hugging Face tokenizer.json', () => {
+  it('segments Braille text exactly as BytePairEncoding segments the bytes (transformers.js)', async () => {
+    const { PreTrainedTokenizer } = await import('@huggingface/transformers');
+    const scans = ['mandelbrot=s=64x64', 'testsrc2=s=64x64', 'cellauto=s=64x64:seed=1'].map((s) => {
+      const f = cjpegCanonical(s, 50);
+      return f.subarray(readHeaderLayout(f).headerEnd);
+    });
+    const bpe = BytePairEncoding.train(scans, { merges: 300, minFrequency: 1 });
+    const json = bpeToHuggingFaceJson(bpe);
+    const hf = new PreTrainedTokenizer(json, {});
+    const held = cjpegCanonical('mandelbrot=s=64x64:start_x=-1.2:start_scale=0.4', 50);
+    for (const bytes of [...scans, held.subarray(readHeaderLayout(held).headerEnd)]) {
+      const ours = Array.from(bpe.encode(bytes), (id) => bytesToBraille(bpe.tokenBytes(id)));
+      expect(hf.tokenize(bytesToBraille(bytes))).toEqual(ours);
+    }
+    // Markers stay whole pre-tokens: no merge in the file joins FF with D0..D7 or D9.
+    const merges = (json.model as { merges: string[] }).merges;
+    expect(merges.some((m) => /\u28ff [\u28d0-\u28d7\u28d9]/.test(m))).toBe(false);
+  });
 });
