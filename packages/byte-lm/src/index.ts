@@ -37,7 +37,27 @@ export {
   type FinishReason,
   generate,
 } from './generate.js';
-export { type ScoreOptions, type SequenceScore, logSoftmaxAt, scoreSequence } from './score.js';
+export {
+  type ScoreOptions,
+  type SequenceScore,
+  type ScoreImageOptions,
+  logSoftmaxAt,
+  scoreSequence,
+  scoreImage,
+} from './score.js';
+export {
+  type ImagePrompt,
+  type GenerateImagesOptions,
+  type GeneratedImage,
+  type ImageGenerationResult,
+  type ImagePromptCut,
+  generateImages,
+  cutBodyAtRestart,
+  profileScanStructure,
+  profileGrammar,
+  tokenizerMerges,
+  checkVocabulary,
+} from './image-generation.js';
 export { ModelError, isModelError } from './model-error.js';
 export {
   type LlamaConfig,

@@ -3,8 +3,9 @@
  * log-likelihood in bits per byte, the basis of likelihood evaluation and anomaly detection.
  * Long sequences are fed in chunks through the KV cache, so memory stays at one chunk of logits.
  */
-import { CodecError } from '@jpeglm/codec-tokenizer';
+import { CodecError, type JpegTokenizer } from '@jpeglm/codec-tokenizer';
 import type { CausalLM } from './causal-lm.js';
+import { checkVocabulary } from './image-generation.js';
 
 export interface ScoreOptions {
   /**
@@ -107,4 +108,26 @@ export async function scoreSequence(
     bytes,
     bitsPerByte: bytes > 0 ? totalBits / bytes : Number.NaN,
   };
+}
+
+export interface ScoreImageOptions {
+  /** Class label to condition on; null or undefined: NULL_CLASS (unconditional likelihood). */
+  readonly classLabel?: string | null;
+  readonly chunkSize?: number;
+}
+
+/**
+ * Score a canonical JPEG of the tokenizer's profile: its sequence [BOS, class, body..., EOS]
+ * with BOS and the class token as the condition, so the scored tokens are the scan bytes, EOI
+ * and EOS.
+ */
+export async function scoreImage(
+  model: CausalLM,
+  tokenizer: JpegTokenizer,
+  jpeg: Uint8Array,
+  options: ScoreImageOptions = {},
+): Promise<SequenceScore> {
+  checkVocabulary(model, tokenizer);
+  const ids = Array.from(tokenizer.tokenize(jpeg, { classLabel: options.classLabel }));
+  return scoreSequence(model, ids, { prefixLength: 2, chunkSize: options.chunkSize });
 }

@@ -1,5 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BytePairEncoding,
+  JpegTokenizer,
+  canonicalHeader,
+  customProfile,
+  getProfile,
+} from '@jpeglm/codec-tokenizer';
 import { generate } from '../src/generate.js';
+import { cutBodyAtRestart, generateImages } from '../src/image-generation.js';
 import {
   ClassifierFreeGuidanceProcessor,
   TopKProcessor,
@@ -271,5 +283,177 @@ describe('generate', () => {
       /0 null-class prompts for 1 sequences/,
     );
     await expect(generate(model, { ...base, eosTokenId: 400 })).rejects.toThrow(/EOS token 400/);
+  });
+});
+
+describe('generateImages (JPEG level)', () => {
+  const profile = getProfile('jpeglm-32-q75');
+  const header = canonicalHeader(profile);
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'jpeglm-images-'));
+  });
+  afterAll(async () => {
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+  let fileNo = 0;
+  async function expectDecodesCleanly(jpeg: Uint8Array): Promise<void> {
+    const file = path.join(tmp, `img-${fileNo++}.jpg`);
+    await fs.writeFile(file, jpeg);
+    const r = spawnSync('djpeg', ['-outfile', '/dev/null', file], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  }
+  /** A flat-ish random model: every byte the grammar allows stays plausible. */
+  const mockFor = (t: JpegTokenizer, seed = 1): MockLM => {
+    const m = new MockLM({ vocabSize: t.vocabSize, contextWeight: 1 });
+    for (let i = 0; i < m.bigram.length; i++) m.bigram[i] = Math.sin(i * 12.9898 + seed) * 0.5;
+    return m;
+  };
+
+  it('writes whole files that djpeg decodes cleanly, streaming the bytes as they come', async () => {
+    const t = new JpegTokenizer({ profile, classes: ['cat', 'dog'] });
+    const streamed: number[][] = [[], [], []];
+    const r = await generateImages(mockFor(t), {
+      tokenizer: t,
+      prompts: [{ classLabel: 'cat' }, { classLabel: 'dog' }, {}],
+      sampling: { seed: 3, topK: 100 },
+      onBytes: (i, b) => streamed[i].push(...b),
+    });
+    expect(r.mcuCount).toBe(4);
+    for (const [i, img] of r.images.entries()) {
+      expect(img).toMatchObject({ finishReason: 'eos', mcus: 4, repaired: false });
+      expect(img.warning).toBeUndefined();
+      expect(img.jpeg.subarray(0, header.length)).toEqual(header);
+      expect([...img.jpeg.subarray(header.length)]).toEqual(streamed[i]);
+      await expectDecodesCleanly(img.jpeg);
+    }
+  });
+
+  it('handles BPE merge tokens under the grammar', async () => {
+    // Merges: FF 00 (a stuffed byte), 00 00, and (FF 00) 00.
+    const bpe = new BytePairEncoding([
+      [0xff, 0x00],
+      [0x00, 0x00],
+      [256, 0x00],
+    ]);
+    const t = new JpegTokenizer({ profile, classes: ['cat'], bpe });
+    const model = mockFor(t, 2);
+    // Make the merges attractive, so that they are actually sampled.
+    for (let p = 0; p < t.vocabSize; p++) {
+      for (let k = t.firstMergeId; k < t.vocabSize; k++) model.bigram[p * t.vocabSize + k] = 3;
+    }
+    const r = await generateImages(model, {
+      tokenizer: t,
+      prompts: [{ classLabel: 'cat' }, { classLabel: 'cat' }],
+      sampling: { seed: 5 },
+    });
+    const merged = r.images.flatMap((i) => i.tokens).filter((id) => id >= t.firstMergeId);
+    expect(merged.length).toBeGreaterThan(0);
+    for (const img of r.images) await expectDecodesCleanly(img.jpeg);
+  });
+
+  it('repairs a stream stopped by the length limit, and says so', async () => {
+    const t = new JpegTokenizer({ profile, classes: [] });
+    const full = await generateImages(mockFor(t), {
+      tokenizer: t,
+      prompts: [{}],
+      sampling: { seed: 1 },
+    });
+    const n = full.images[0].tokens.length;
+    const cut = await generateImages(mockFor(t), {
+      tokenizer: t,
+      prompts: [{}],
+      sampling: { seed: 1 },
+      maxNewTokens: Math.floor(n * 0.75),
+    });
+    const img = cut.images[0];
+    expect(img.finishReason).toBe('length');
+    expect(img.repaired).toBe(true);
+    expect(img.mcus).toBeGreaterThan(0);
+    expect(img.warning).toMatch(
+      new RegExp(
+        `stopped at the ${Math.floor(n * 0.75)}-token limit at MCU ${img.mcus} of 4; repaired`,
+      ),
+    );
+    // Same seed: the kept MCUs are the full image's own bytes.
+    expect(img.tokens).toEqual(full.images[0].tokens.slice(0, img.tokens.length));
+    await expectDecodesCleanly(img.jpeg);
+    const blank = await generateImages(mockFor(t), {
+      tokenizer: t,
+      prompts: [{}],
+      maxNewTokens: 2,
+    });
+    expect(blank.images[0].warning).toMatch(/blank \(grey\) image/);
+    await expectDecodesCleanly(blank.images[0].jpeg);
+  });
+
+  it('completes a prompt cut at a restart marker, with and without guidance', async () => {
+    const t = new JpegTokenizer({ profile, classes: ['cat'] });
+    const source = await generateImages(mockFor(t, 4), { tokenizer: t, prompts: [{}] });
+    const body = source.images[0].jpeg.subarray(header.length);
+    const cut = cutBodyAtRestart(body, profile, 0.5);
+    for (const cfgScale of [undefined, 3]) {
+      const r = await generateImages(mockFor(t), {
+        tokenizer: t,
+        prompts: [{ classLabel: 'cat', body: cut.body }],
+        cfgScale,
+        sampling: { seed: 8 },
+      });
+      const img = r.images[0].jpeg;
+      expect(img.subarray(header.length, header.length + cut.body.length)).toEqual(cut.body);
+      await expectDecodesCleanly(img);
+    }
+    await expect(
+      generateImages(mockFor(t), { tokenizer: t, prompts: [{ body: Uint8Array.of(0xff, 0xd9) }] }),
+    ).rejects.toThrow(/prompt 0 is not the start of a canonical jpeglm-32-q75 scan/);
+  });
+
+  it("refuses a model whose vocabulary is not the tokenizer's", async () => {
+    const t = new JpegTokenizer({ profile, classes: ['cat'] });
+    await expect(
+      generateImages(new MockLM({ vocabSize: 300 }), { tokenizer: t, prompts: [{}] }),
+    ).rejects.toThrow(/the model has 300 tokens but its tokenizer has 261/);
+  });
+});
+
+describe('cutBodyAtRestart', () => {
+  const profile = getProfile('jpeglm-32-q75'); // 4 MCUs, restart interval 1: RST0..RST2
+  // A fake body with the marker structure of a canonical one: data, RST0, data, RST1, ...
+  const body = Uint8Array.of(
+    1,
+    0xff,
+    0x00,
+    2,
+    0xff,
+    0xd0,
+    3,
+    0xff,
+    0xd1,
+    4,
+    5,
+    0xff,
+    0xd2,
+    6,
+    0xff,
+    0xd9,
+  );
+  it('cuts just after the RST marker ending the kept MCUs', () => {
+    expect(cutBodyAtRestart(body, profile, 0)).toMatchObject({ keptMcus: 0, totalMcus: 4 });
+    expect(cutBodyAtRestart(body, profile, 0).body).toHaveLength(0);
+    const half = cutBodyAtRestart(body, profile, 0.5);
+    expect(half.keptMcus).toBe(2);
+    expect([...half.body]).toEqual([1, 0xff, 0x00, 2, 0xff, 0xd0, 3, 0xff, 0xd1]);
+    expect(cutBodyAtRestart(body, profile, 0.3).keptMcus).toBe(1); // round(1.2)
+    expect(cutBodyAtRestart(body, profile, 0.95).keptMcus).toBe(3); // never the whole image
+  });
+  it('refuses fractions outside [0, 1) and scans with too few markers', () => {
+    expect(() => cutBodyAtRestart(body, profile, 1)).toThrow(/keep must be a fraction in \[0, 1\)/);
+    expect(() => cutBodyAtRestart(body, profile, -0.1)).toThrow(/keep must be/);
+    expect(() => cutBodyAtRestart(Uint8Array.of(1, 2, 0xff, 0xd9), profile, 0.5)).toThrow(
+      /has 0 restart markers, fewer than the 2 needed/,
+    );
+    const noRestart = customProfile({ restartInterval: 0 }, profile);
+    expect(() => cutBodyAtRestart(body, noRestart, 0.5)).toThrow(/has no restart markers/);
   });
 });

@@ -209,6 +209,7 @@ describe('GrammarMaskProcessor', () => {
       complete: false,
       allowedBytes: () => new Uint8Array(256),
       accept: () => {},
+      acceptsAll: () => false,
     };
     expect(() =>
       new GrammarMaskProcessor([dead], EOS).process(new Float32Array(vocab), ctx()),

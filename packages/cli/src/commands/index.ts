@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { register as avc } from './avc.js';
+import { register as classes } from './classes.js';
+import { register as complete } from './complete.js';
 import { register as detokenize } from './detokenize.js';
 import { register as encode } from './encode.js';
+import { register as generate } from './generate.js';
+import { register as score } from './score.js';
 import { register as tokenize } from './tokenize.js';
 
 /**
@@ -10,4 +14,13 @@ import { register as tokenize } from './tokenize.js';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: readonly RegisterCommand[] = [encode, tokenize, detokenize, avc];
+export const commands: readonly RegisterCommand[] = [
+  encode,
+  tokenize,
+  detokenize,
+  generate,
+  complete,
+  score,
+  classes,
+  avc,
+];

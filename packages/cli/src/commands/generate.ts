@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import {
+  MAX_IMAGES,
+  addOutputOptions,
+  planOutputs,
+  resolveClass,
+  runImages,
+  type OutputOptions,
+} from '../generation-run.js';
+import { openModel } from '../model-loader.js';
+import {
+  addSamplingOptions,
+  generationSettings,
+  parseIntegerOption,
+  type RawSamplingOptions,
+} from '../sampling-options.js';
+
+interface GenerateCliOptions extends RawSamplingOptions, OutputOptions {
+  class?: string;
+  model?: string;
+  n: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('generate')
+    .description(
+      'Generate images with a byte language model: one JPEG per image, sampled byte by byte. ' +
+        'The JPEG grammar masks the logits (unless --no-constrain), so every file decodes; a ' +
+        'stream stopped by --max-tokens is repaired into a whole image (a warning says so). ' +
+        'Progress (MCUs, tokens/s, ETA) goes to stderr.',
+    )
+    .option(
+      '--class <name>',
+      'class label to condition on (default: unconditional; see jpeglm classes)',
+    )
+    .option('--model <dir>', 'model directory (default: models/default)')
+    .option('-n, --n <count>', `number of images, 1..${MAX_IMAGES}, generated as one batch`, '1');
+  addSamplingOptions(cmd);
+  addOutputOptions(cmd, 'dog-{i}.jpg');
+  cmd.action(async (opts: GenerateCliOptions) => {
+    const n = parseIntegerOption('--n', opts.n, 1, MAX_IMAGES);
+    const settings = generationSettings(opts);
+    const stem = (opts.class ?? 'unconditional').replace(/[^A-Za-z0-9_.-]+/g, '_');
+    const plan = planOutputs(n, opts, `${stem}-{i}.jpg`);
+    const opened = await openModel(opts.model);
+    try {
+      const classLabel = resolveClass(opts.class, opened.tokenizer.classes);
+      await runImages({
+        opened,
+        prompts: Array.from({ length: n }, () => ({ classLabel })),
+        settings,
+        plan,
+        json: opts.json === true,
+        label: 'generate',
+        summary: { command: 'generate', class: classLabel },
+      });
+    } finally {
+      await opened.model.dispose();
+    }
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * Finding and opening the model a command runs: `--model DIR`, or else the default model
+ * directory `models/default` shipped with the package or found in the repository checkout.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OnnxCausalLM, TOKENIZER_FILE, checkVocabulary, loadModelDir } from '@jpeglm/byte-lm';
+import { JpegTokenizer, isCodecError } from '@jpeglm/codec-tokenizer';
+import { ExitCode } from './exit-codes.js';
+import { UserError } from './errors.js';
+
+/** Where the default model is looked for, in order: the package's own, then the repository's. */
+export function defaultModelCandidates(): string[] {
+  const here = path.dirname(fileURLToPath(import.meta.url)); // packages/cli/{dist,src}
+  const packageRoot = path.resolve(here, '..');
+  const repoRoot = path.resolve(packageRoot, '..', '..');
+  return [path.join(packageRoot, 'models', 'default'), path.join(repoRoot, 'models', 'default')];
+}
+
+/** The model directory to use: `--model` if given, else the default model, else a usage error. */
+export function resolveModelDir(option: string | undefined): string {
+  if (option !== undefined) return option;
+  const candidates = defaultModelCandidates();
+  const found = candidates.find((d) => existsSync(d) && statSync(d).isDirectory());
+  if (found === undefined) {
+    throw new UserError(
+      `no model given and no default model installed (looked in ${candidates.join(', ')}); pass --model DIR`,
+      ExitCode.usage,
+    );
+  }
+  return found;
+}
+
+/** Turn a library error about a model file into a one-line user error naming the directory. */
+function modelProblem(dir: string, e: unknown): unknown {
+  if (isCodecError(e)) {
+    const msg = e.message.includes(dir) ? e.message : `${dir}: ${e.message}`;
+    return new UserError(msg, ExitCode.badInput);
+  }
+  return e;
+}
+
+/** Read only the tokenizer of a model directory (vocabulary, classes, profile). */
+export async function loadTokenizer(dir: string): Promise<JpegTokenizer> {
+  const file = path.join(dir, TOKENIZER_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      const st = await fs.stat(dir).catch(() => undefined);
+      if (!st) throw new UserError(`${dir}: no such model directory`);
+      if (!st.isDirectory()) throw new UserError(`${dir}: not a directory`);
+      throw new UserError(`${file}: missing (a model directory needs its tokenizer)`);
+    }
+    throw e;
+  }
+  try {
+    return JpegTokenizer.fromJSON(text);
+  } catch (e) {
+    throw isCodecError(e) ? new UserError(`${file}: ${e.message}`) : e;
+  }
+}
+
+export interface OpenedModel {
+  readonly dir: string;
+  readonly model: OnnxCausalLM;
+  readonly tokenizer: JpegTokenizer;
+}
+
+/** Load config, weights and tokenizer, check they belong together, and start the runtime. */
+export async function openModel(option: string | undefined): Promise<OpenedModel> {
+  const dir = resolveModelDir(option);
+  const tokenizer = await loadTokenizer(dir);
+  let model: OnnxCausalLM;
+  try {
+    model = await OnnxCausalLM.create(await loadModelDir(dir));
+  } catch (e) {
+    throw modelProblem(dir, e);
+  }
+  try {
+    checkVocabulary(model, tokenizer);
+  } catch (e) {
+    await model.dispose();
+    throw modelProblem(dir, e);
+  }
+  return { dir, model, tokenizer };
+}
