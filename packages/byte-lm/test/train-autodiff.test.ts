@@ -57,7 +57,7 @@ async function checkCase(c: Case): Promise<number> {
   const grads = backward(g, g.build(), loss, wrt);
   for (const w of wrt) g.output(grads.get(w.name)!, `grad:${w.name}`);
   const session = await ort.InferenceSession.create(serializeGraph(g.build()));
-  const feeds = { ...c.feeds, r: f64(c.yDims, 99) };
+  const feeds: Record<string, ort.Tensor> = { ...c.feeds, r: f64(c.yDims, 99) };
   const out = await session.run(feeds);
   const lossAt = async (name: string, i: number, delta: number): Promise<number> => {
     const t = feeds[name];
