@@ -1,6 +1,5 @@
 import {
   DEFAULT_MAX_MEGAPIXELS,
-  JpegTokenizer,
   canonicalBody,
   canonicalHeader,
   canonicalizeImage,
@@ -33,6 +32,22 @@ function hasCanonicalHeader(bytes: Uint8Array, profile: CanonicalJpegProfile): b
   if (!isJpeg(bytes) || bytes.length < h.length) return false;
   for (let i = 0; i < h.length; i++) if (bytes[i] !== h[i]) return false;
   return true;
+}
+
+/**
+ * The canonical file to tokenize: the input itself when it carries the profile's header (or
+ * with --exact, which refuses anything else), otherwise the input canonicalised.
+ */
+async function canonicalInput(
+  bytes: Uint8Array,
+  profile: CanonicalJpegProfile,
+  options: { exact: boolean; maxMegapixels: number },
+): Promise<Uint8Array> {
+  if (options.exact || hasCanonicalHeader(bytes, profile)) {
+    canonicalBody(bytes, profile); // throws, saying what is not canonical
+    return bytes;
+  }
+  return canonicalizeImage(bytes, profile, { maxMegapixels: options.maxMegapixels });
 }
 
 export function register(program: Command): void {
@@ -106,25 +121,17 @@ export function register(program: Command): void {
         const name = displayName(image);
         const bytes = await readFileOrStdin(image);
         try {
-          sequences.push({ source: name, ids: tokenizeOne(tokenizer, await prepare(bytes)) });
+          const jpeg = await canonicalInput(bytes, tokenizer.profile, {
+            exact: opts.exact === true,
+            maxMegapixels,
+          });
+          sequences.push({ source: name, ids: tokenizer.tokenize(jpeg, { classLabel }) });
         } catch (e) {
           throw inFile(name, e);
         }
         progress?.tick();
       }
       progress?.finish();
-
-      async function prepare(bytes: Uint8Array): Promise<Uint8Array> {
-        const p = tokenizer.profile;
-        if (opts.exact || hasCanonicalHeader(bytes, p)) {
-          canonicalBody(bytes, p); // throws, saying what is not canonical
-          return bytes;
-        }
-        return canonicalizeImage(bytes, p, { maxMegapixels });
-      }
-      function tokenizeOne(t: JpegTokenizer, jpeg: Uint8Array): Uint16Array {
-        return t.tokenize(jpeg, { classLabel });
-      }
 
       if (opts.saveTokenizer !== undefined) {
         await writeFileAtomic(
