@@ -34,3 +34,34 @@ export {
 export { writeJpegHeaders } from './jpeg/header-writer.js';
 export { readPpm, writePpm, type ReadPpmOptions } from './ppm.js';
 export * from './avc/index.js';
+export {
+  parseJpegStructure,
+  type JpegStructure,
+  type JpegSegment,
+  type JpegColorSpace,
+  type JpegParseOptions,
+} from './jpeg/segment-parser.js';
+export {
+  decodeScan,
+  scanLayout,
+  MCU_INTACT,
+  MCU_DAMAGED,
+  MCU_MISSING,
+  MAX_REPORTED_PROBLEMS,
+  type JpegProblem,
+  type JpegProblemKind,
+  type ScanLayout,
+  type ScanDecodeResult,
+} from './jpeg/scan-decoder.js';
+export {
+  decodeJpeg,
+  decodeCoefficients,
+  reconstructPixels,
+  type JpegDecodeOptions,
+} from './jpeg/decoder.js';
+export {
+  validateJpeg,
+  type Verdict,
+  type ValidationReport,
+  type JpegValidateOptions,
+} from './jpeg/validator.js';
