@@ -18,7 +18,7 @@
 import type { LlamaConfig } from './config.js';
 import { ModelError } from './model-error.js';
 import { GraphBuilder } from './onnx/builder.js';
-import { MS_DOMAIN, attr, type Graph, type Value } from './onnx/ir.js';
+import { MS_DOMAIN, attr, type Dim, type Graph, type Value } from './onnx/ir.js';
 import { serializeGraph } from './onnx/serialize.js';
 import {
   EMBED_TOKENS,
@@ -204,9 +204,10 @@ function buildDecoder(
     ? fusedOps(g, c, fusedWeights, param, positionIds, options)
     : standardOps(g, c, param, positionIds);
 
-  // Additive attention bias [B, 1, S, T], T = P + S keys (P past or buffer slots): 0 where query
-  // i (at slot P + i) may see key slot j -- j <= P + i and attention_mask[b, j] = 1 -- and the
-  // float32 minimum elsewhere, as HF's `_prepare_4d_causal_attention_mask` does.
+  // Additive attention bias: 0 where query i (at slot P + i, P = past or buffer slots) may see
+  // key slot j -- j <= P + i and attention_mask[b, j] = 1 -- and the float32 minimum elsewhere,
+  // as HF's `_prepare_4d_causal_attention_mask` does. Tiled `group` times along the query axis
+  // to match the grouped query layout below: [B, 1, group*S, T].
   const bias = g.scope('mask', () => {
     const seqLen = g.shapeOf(inputIds, 1, 2);
     const totalLen = attentionMask ? g.shapeOf(attentionMask, 1, 2) : seqLen;
@@ -223,46 +224,47 @@ function buildDecoder(
     } else {
       allowed = g.unsqueeze(allowed, [0, 1]); // [1, 1, S, T]
     }
-    return g.where(allowed, g.scalar(0), g.scalar(MASKED_SCORE));
+    const b = g.where(allowed, g.scalar(0), g.scalar(MASKED_SCORE));
+    return group > 1 ? g.tile(b, [1, 1, group, 1]) : b;
   });
-  const scale = g.scalar(1 / Math.sqrt(D));
-  /** [B, S, n*D] -> [B, n, S, D] */
-  const toHeads = (x: Value): Value => g.transpose(x, [0, 2, 1, 3]);
+  // Buffer cache: scores against [P buffer slots | S new keys] are split back at P.
+  const splitSizes =
+    cache === 'buffer'
+      ? g.concat([g.shapeOf(past[0].key, 2, 3), g.shapeOf(inputIds, 1, 2)], 0)
+      : undefined;
 
   let x = g.scope('embed_tokens', () => g.gather(param(EMBED_TOKENS), inputIds));
+  let delta: Value | undefined; // output of the previous block, not yet added to x
   for (let i = 0; i < c.numHiddenLayers; i++) {
     const n = layerTensorNames(i);
-    x = g.scope(`layers.${i}`, () => {
+    g.scope(`layers.${i}`, () => {
       // Self-attention block.
-      const h = ops.norm(x, n.inputNorm);
-      const attnOut = g.scope('self_attn', () => {
-        const [q3, k3, v3] = ops.qkv(h, i);
-        const q = g.mul(toHeads(ops.rope(q3, nh)), scale); // [B, nh, S, D]
-        const k = toHeads(ops.rope(k3, nkv)); // [B, nkv, S, D]
-        const v = toHeads(g.reshape(v3, [0, 0, nkv, D]));
+      let h: Value;
+      [h, x] = ops.addNorm(x, delta, n.inputNorm);
+      delta = g.scope('self_attn', () => {
+        const names =
+          cache === 'buffer'
+            ? { key: newKeyName(i), value: newValueName(i) }
+            : { key: undefined, value: undefined };
+        const { q, k, v } = ops.qkvHeads(h, i, names); // [B, nh|nkv, S, D], RoPE applied
+        if (cache === 'buffer') {
+          g.output(k);
+          g.output(v);
+        }
         // Grouped-query attention without copying K/V per query head: the `group` query heads
         // that share a K/V head are stacked along the sequence axis (HF repeat_kv order:
         // query head h uses K/V head floor(h / group)).
         const qg = group > 1 ? g.reshape(q, [0, nkv, -1, D]) : q; // [B, nkv, group*S, D]
-        const scoresOf = (keys: Value): Value => g.matmul(qg, g.transpose(keys, [0, 1, 3, 2]));
-        const softmax = (scores: Value): Value => {
-          // scores [B, nkv, group*S, T] -> per query head [B, nh, S, T] to add the bias.
-          const perHead = group > 1 ? g.reshape(scores, [0, nh, -1, 0]) : scores;
-          const probs = g.softmax(g.add(perHead, bias), -1);
-          return group > 1 ? g.reshape(probs, [0, nkv, -1, 0]) : probs;
-        };
+        const softmax = (scores: Value): Value => g.softmax(g.add(scores, bias), -1);
         let ctx: Value; // [B, nkv, group*S, D]
         if (cache === 'buffer') {
-          // Keys = the caller's buffer (P slots) then the new tokens; scores and weights are
-          // split at P instead of concatenating K/V, so the buffer is only read.
-          g.output(g.identity(k, newKeyName(i)));
-          g.output(g.identity(v, newValueName(i)));
-          const probs = softmax(g.concat([scoresOf(past[i].key), scoresOf(k)], -1));
-          const p = g.shapeOf(past[i].key, 2, 3);
-          const end = g.int64s([2 ** 62]);
-          const probsPast = g.sliceDynamic(probs, g.int64s([0]), p, [-1], [pastDim]);
-          const probsNew = g.sliceDynamic(probs, p, end, [-1], [DIM.seq]);
-          ctx = g.add(g.matmul(probsPast, past[i].value), g.matmul(probsNew, v));
+          // Keys = the caller's buffer then the new tokens; the buffer is only read.
+          const scores = g.concat([ops.scores(qg, past[i].key), ops.scores(qg, k)], -1);
+          const [pPast, pNew] = g.splitDynamic(softmax(scores), -1, splitSizes!, [
+            pastDim,
+            DIM.seq,
+          ]);
+          ctx = g.add(g.matmul(pPast, past[i].value), g.matmul(pNew, v));
         } else {
           let keys = k;
           let values = v;
@@ -272,23 +274,26 @@ function buildDecoder(
             g.output(keys);
             g.output(values);
           }
-          ctx = g.matmul(softmax(scoresOf(keys)), values);
+          ctx = g.matmul(softmax(ops.scores(qg, keys)), values);
         }
-        const merged = g.reshape(toHeads(g.reshape(ctx, [0, nh, -1, D])), [0, 0, nh * D]);
+        // [B, nkv, group*S, D] -> [B, nh, S, D] -> [B, S, nh, D] -> [B, S, nh*D]
+        const merged = g.reshape(g.transpose(g.reshape(ctx, [0, nh, -1, D]), [0, 2, 1, 3]), [
+          0,
+          0,
+          nh * D,
+        ]);
         return ops.oProj(merged, i);
       });
-      const afterAttn = g.add(x, attnOut);
       // SwiGLU MLP block (Shazeer 2020).
-      const h2 = ops.norm(afterAttn, n.postAttentionNorm);
-      const mlpOut = g.scope('mlp', () => {
-        const [gate, up] = ops.gateUp(h2, i);
+      [h, x] = ops.addNorm(x, delta, n.postAttentionNorm);
+      delta = g.scope('mlp', () => {
+        const [gate, up] = ops.gateUp(h, i);
         const silu = g.mul(gate, g.sigmoid(gate));
         return ops.down(g.mul(silu, up), i);
       });
-      return g.add(afterAttn, mlpOut);
     });
   }
-  let final = ops.norm(x, FINAL_NORM);
+  let [final] = ops.addNorm(x, delta, FINAL_NORM);
   if (options.logits === 'last') final = g.slice(final, [-1], [2 ** 62], [1]);
   const head = param(c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD);
   g.output(linear(g, final, head, 'logits'));
@@ -296,12 +301,19 @@ function buildDecoder(
 
 /** The pieces that differ between the standard and the fused graph. */
 interface BlockOps {
-  /** RMSNorm with the named gain. */
-  norm(x: Value, weight: string): Value;
-  /** q, k, v projections: [B, S, nh*D], [B, S, nkv*D], [B, S, nkv*D]. */
-  qkv(h: Value, layer: number): [Value, Value, Value];
-  /** Rotary embedding of [B, S, heads*D] at position_ids, returned as [B, S, heads, D]. */
-  rope(x: Value, heads: number): Value;
+  /** x' = x + delta (delta may be absent), then RMSNorm(x') with the named gain: [normed, x']. */
+  addNorm(x: Value, delta: Value | undefined, weight: string): [Value, Value];
+  /**
+   * q, k, v heads [B, heads, S, D] with RoPE applied to q and k; q carries the 1/sqrt(D)
+   * scale unless `scores` applies it. `names` name the k/v values (graph outputs).
+   */
+  qkvHeads(
+    h: Value,
+    layer: number,
+    names: { key?: string; value?: string },
+  ): { q: Value; k: Value; v: Value };
+  /** Attention scores q k^T (scaled) for q [..., M, D] and keys [..., T, D]. */
+  scores(q: Value, keys: Value): Value;
   oProj(x: Value, layer: number): Value;
   gateUp(h: Value, layer: number): [Value, Value];
   down(x: Value, layer: number): Value;
@@ -322,6 +334,8 @@ function standardOps(
   positionIds: Value,
 ): BlockOps {
   const D = c.headDim;
+  const nh = c.numAttentionHeads;
+  const nkv = c.numKeyValueHeads;
   // Rotary tables gathered at each token's position: [B, S, 1, D/2].
   const tables = ropeTables(c);
   const [cos, sin] = g.scope('rotary', () =>
@@ -335,31 +349,48 @@ function standardOps(
       return g.unsqueeze(g.gather(t, positionIds), [2]);
     }),
   );
+  /**
+   * HF `apply_rotary_pos_emb` with `rotate_half` (non-interleaved: the two halves of each head
+   * are the rotated pairs): out = [x1 cos - x2 sin, x2 cos + x1 sin]. x: [B, S, heads, D].
+   */
+  const rope = (x: Value): Value =>
+    g.scope('rope', () => {
+      const [x1, x2] = g.split(x, -1, [D / 2, D / 2]);
+      const first = g.sub(g.mul(x1, cos), g.mul(x2, sin));
+      const second = g.add(g.mul(x2, cos), g.mul(x1, sin));
+      return g.concat([first, second], -1);
+    });
   const names = layerTensorNames;
+  const scale = g.scalar(1 / Math.sqrt(D));
+  /** [B, S, n*D] -> [B, S, n, D] */
+  const split = (x: Value, n: number): Value => g.reshape(x, [0, 0, n, D]);
+  const toHeads = (x: Value, name?: string): Value =>
+    g.op('Transpose', [x], { perm: attr.ints([0, 2, 1, 3]) }, [
+      {
+        dtype: x.dtype,
+        shape: x.shape ? [x.shape[0], x.shape[2], x.shape[1], x.shape[3]] : undefined,
+        name,
+      },
+    ])[0];
   return {
     /** RMSNorm (Zhang & Sennrich 2019; HF LlamaRMSNorm): x / sqrt(mean(x^2) + eps) * weight. */
-    norm: (x, weight) =>
-      g.scope('norm', () => {
-        const meanSquare = g.reduceMean(g.pow(x, g.scalar(2)), [-1]);
+    addNorm: (x, delta, weight) => {
+      const sum = delta ? g.add(x, delta) : x;
+      const normed = g.scope('norm', () => {
+        const meanSquare = g.reduceMean(g.pow(sum, g.scalar(2)), [-1]);
         const rms = g.sqrt(g.add(meanSquare, g.scalar(c.rmsNormEps)));
-        return g.mul(g.div(x, rms), param(weight));
-      }),
-    qkv: (h, i) => [
-      linear(g, h, param(names(i).q)),
-      linear(g, h, param(names(i).k)),
-      linear(g, h, param(names(i).v)),
-    ],
-    /**
-     * HF `apply_rotary_pos_emb` with `rotate_half` (non-interleaved: the two halves of each head
-     * are the rotated pairs): out = [x1 cos - x2 sin, x2 cos + x1 sin].
-     */
-    rope: (x, heads) =>
-      g.scope('rope', () => {
-        const [x1, x2] = g.split(g.reshape(x, [0, 0, heads, D]), -1, [D / 2, D / 2]);
-        const first = g.sub(g.mul(x1, cos), g.mul(x2, sin));
-        const second = g.add(g.mul(x2, cos), g.mul(x1, sin));
-        return g.concat([first, second], -1);
-      }),
+        return g.mul(g.div(sum, rms), param(weight));
+      });
+      return [normed, sum];
+    },
+    qkvHeads: (h, i, out) => {
+      const n = names(i);
+      const q = g.mul(toHeads(rope(split(linear(g, h, param(n.q)), nh))), scale);
+      const k = toHeads(rope(split(linear(g, h, param(n.k)), nkv)), out.key);
+      const v = toHeads(split(linear(g, h, param(n.v)), nkv), out.value);
+      return { q, k, v };
+    },
+    scores: (q, keys) => g.matmul(q, g.transpose(keys, [0, 1, 3, 2])),
     oProj: (x, i) => linear(g, x, param(names(i).o)),
     gateUp: (h, i) => [linear(g, h, param(names(i).gate)), linear(g, h, param(names(i).up))],
     down: (x, i) => linear(g, x, param(names(i).down)),
@@ -517,15 +548,30 @@ function fusedOps(
   const nh = c.numAttentionHeads;
   const nkv = c.numKeyValueHeads;
   return {
-    norm: (x, weight) => g.simplifiedLayerNorm(x, param(weight), c.rmsNormEps),
-    qkv: (h, i) => {
+    addNorm: (x, delta, weight) =>
+      delta
+        ? g.skipSimplifiedLayerNorm(delta, x, param(weight), c.rmsNormEps)
+        : [g.simplifiedLayerNorm(x, param(weight), c.rmsNormEps), x],
+    qkvHeads: (h, i, out) => {
+      // One matmul for q|k|v, one RotaryEmbedding for the q|k heads, one transpose for all.
       const n = names(i);
       const qkv = projection(h, [n.q, n.k, n.v], `layers.${i}.self_attn.qkv_proj`);
-      const [q, k, v] = g.split(qkv, -1, [nh * D, nkv * D, nkv * D]);
-      return [q, k, v];
+      const [qk, v] = g.split(qkv, -1, [(nh + nkv) * D, nkv * D]);
+      const rotated = g.rotaryEmbedding(qk, positionIds, cosCache, sinCache);
+      const heads = g.transpose(
+        g.reshape(g.concat([rotated, v], -1), [0, 0, nh + 2 * nkv, D]),
+        [0, 2, 1, 3],
+      );
+      const shape = (count: number): Dim[] | undefined =>
+        heads.shape ? [heads.shape[0], count, heads.shape[2], D] : undefined;
+      const [q, k, vh] = g.op('Split', [heads, g.int64s([nh, nkv, nkv])], { axis: attr.int(1) }, [
+        { dtype: 'float32', shape: shape(nh) },
+        { dtype: 'float32', shape: shape(nkv), name: out.key },
+        { dtype: 'float32', shape: shape(nkv), name: out.value },
+      ]);
+      return { q, k, v: vh };
     },
-    rope: (x, heads) =>
-      g.reshape(g.rotaryEmbedding(x, positionIds, cosCache, sinCache), [0, 0, heads, D]),
+    scores: (q, keys) => g.fusedMatMul(q, keys, { alpha: 1 / Math.sqrt(D), transB: true }),
     oProj: (x, i) => projection(x, [names(i).o], `layers.${i}.self_attn.o_proj`),
     gateUp: (h, i) => {
       const n = names(i);

@@ -309,9 +309,13 @@ export class OnnxCausalLM implements CausalLM {
     const given = input.attentionMask;
     for (let b = 0; b < B; b++) {
       const row = b * (C + S);
-      for (let t = 0; t < L; t++) mask[row + t] = !given || given[b * (L + S) + t] ? 1n : 0n;
-      for (let s = 0; s < S; s++)
-        mask[row + C + s] = !given || given[b * (L + S) + L + s] ? 1n : 0n;
+      if (!given) {
+        mask.fill(1n, row, row + L);
+        mask.fill(1n, row + C, row + C + S);
+        continue;
+      }
+      for (let t = 0; t < L; t++) if (given[b * (L + S) + t]) mask[row + t] = 1n;
+      for (let s = 0; s < S; s++) if (given[b * (L + S) + L + s]) mask[row + C + s] = 1n;
     }
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', int64(input.inputIds), [B, S]),

@@ -27,6 +27,8 @@ interface OutSpec {
   readonly shape: readonly Dim[] | undefined;
   /** Graph-level output name to give this value directly. */
   readonly name?: string;
+  /** An optional output the node should not produce (serialised as an empty name). */
+  readonly omit?: boolean;
 }
 
 function elementCount(dims: readonly number[]): number {
@@ -174,7 +176,11 @@ export class GraphBuilder {
     if (domain !== '' && !this.opsets.has(domain)) this.opsets.set(domain, MS_OPSET);
     const nodeName = this.fresh(opType);
     const outputs = outs.map((o, i) => ({
-      name: o.name !== undefined ? this.claim(o.name) : this.claim(`${nodeName}_output_${i}`),
+      name: o.omit
+        ? ''
+        : o.name !== undefined
+          ? this.claim(o.name)
+          : this.claim(`${nodeName}_output_${i}`),
       dtype: o.dtype,
       shape: o.shape,
     }));
@@ -411,6 +417,28 @@ export class GraphBuilder {
     ])[0];
   }
 
+  /** Tile(x, repeats) with constant repeats. */
+  tile(x: Value, repeats: readonly number[]): Value {
+    const shape = x.shape
+      ? x.shape.map((d, i) =>
+          repeats[i] === 1 ? d : typeof d === 'number' ? d * repeats[i] : `${repeats[i]}*${d}`,
+        )
+      : undefined;
+    return this.op('Tile', [x, this.int64s(repeats)], {}, [{ dtype: x.dtype, shape }])[0];
+  }
+
+  /** Split along `axis` with sizes computed in the graph (1-D int64 `sizes`); `dims` are the
+   * pieces' symbolic sizes. */
+  splitDynamic(x: Value, axis: number, sizes: Value, dims: readonly Dim[]): Value[] {
+    const rank = x.shape?.length;
+    const ax = axis < 0 && rank !== undefined ? axis + rank : axis;
+    const outs = dims.map((d) => ({
+      dtype: x.dtype,
+      shape: x.shape ? x.shape.map((e, i) => (i === ax ? d : e)) : undefined,
+    }));
+    return this.op('Split', [x, sizes], { axis: attr.int(axis) }, outs);
+  }
+
   /** Slice with bounds computed in the graph (1-D int64 tensors); `dims` gives the result's
    * sliced dims for shape tracking. */
   sliceDynamic(
@@ -492,6 +520,51 @@ export class GraphBuilder {
       [x, scale],
       { axis: attr.int(-1), epsilon: attr.float(epsilon), stash_type: attr.int(1) },
       [{ dtype: x.dtype, shape: x.shape }],
+    )[0];
+  }
+
+  /**
+   * ORT SkipSimplifiedLayerNormalization: s = x + skip; returns [RMSNorm(s) * scale, s].
+   */
+  skipSimplifiedLayerNorm(x: Value, skip: Value, scale: Value, epsilon: number): [Value, Value] {
+    const outs = this.op(
+      'SkipSimplifiedLayerNormalization',
+      [x, skip, scale],
+      { epsilon: attr.float(epsilon) },
+      [
+        { dtype: x.dtype, shape: x.shape },
+        { dtype: 'float32', shape: undefined, omit: true },
+        { dtype: 'float32', shape: undefined, omit: true },
+        { dtype: x.dtype, shape: x.shape },
+      ],
+      MS_DOMAIN,
+    );
+    return [outs[0], outs[3]];
+  }
+
+  /** ORT FusedMatMul: alpha * op(a) x op(b), op = transpose of the last two dims when set. */
+  fusedMatMul(a: Value, b: Value, opts: { alpha?: number; transB?: boolean }): Value {
+    let shape: Dim[] | undefined;
+    if (a.shape && b.shape) {
+      const bs = opts.transB
+        ? [...b.shape.slice(0, -2), b.shape[b.shape.length - 1], b.shape[b.shape.length - 2]]
+        : b.shape;
+      shape = [
+        ...broadcastShapes(a.shape.slice(0, -2), bs.slice(0, -2)),
+        a.shape[a.shape.length - 2],
+        bs[bs.length - 1],
+      ];
+    }
+    return this.op(
+      'FusedMatMul',
+      [a, b],
+      {
+        alpha: attr.float(opts.alpha ?? 1),
+        transA: attr.int(0),
+        transB: attr.int(opts.transB ? 1 : 0),
+      },
+      [{ dtype: a.dtype, shape }],
+      MS_DOMAIN,
     )[0];
   }
 
