@@ -120,7 +120,9 @@ class GrammarState {
     this.restarts = o.restarts;
     this.isStatic = o.isStatic;
     this.lastUnknown = o.lastUnknown;
-    this.pred.set(o.pred);
+    const p = this.pred;
+    const q = o.pred;
+    for (let i = 0; i < p.length; i++) p[i] = q[i];
   }
 }
 
@@ -176,6 +178,8 @@ export class JpegGrammar implements ByteGrammar {
   private readonly a: ScanAutomaton;
   private state: GrammarState;
   private scratch: GrammarState;
+  /** States for enumerating the 8 bits of a byte depth-first: stack[d] after d bits (lazy). */
+  private stackStates: GrammarState[] | null = null;
   private readonly out = new Uint8Array(256);
 
   private constructor(core: GrammarCore, state: GrammarState | null) {
@@ -276,7 +280,8 @@ export class JpegGrammar implements ByteGrammar {
     }
     const key = this.cacheKey(st);
     if (key < 0) {
-      for (let v = 0; v < 256; v++) out[v] = this.tryByte(v) === OK ? 1 : 0;
+      this.stack[0].copyFrom(st);
+      this.enumerate(out);
       return out;
     }
     let entry = this.core.cache.get(key);
@@ -302,6 +307,13 @@ export class JpegGrammar implements ByteGrammar {
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  private get stack(): GrammarState[] {
+    if (this.stackStates === null) {
+      this.stackStates = Array.from({ length: 9 }, () => new GrammarState(this.a.components));
+    }
+    return this.stackStates;
+  }
 
   private tryByte(v: number): number {
     const s = this.scratch;
@@ -361,25 +373,54 @@ export class JpegGrammar implements ByteGrammar {
 
   private buildEntry(key: number): MaskEntry {
     const st = this.state;
-    const s = this.scratch;
+    const s = this.stack[0];
+    s.copyFrom(st);
+    s.isStatic = 1;
+    s.lastUnknown = 0;
+    if (st.phase === AC_HUFF || st.phase === AC_MAG) s.k = st.k <= this.a.kLow ? this.a.kLow : st.k;
+    s.pred.fill(0);
     const mask = new Uint8Array(256);
+    this.enumerate(mask);
     const dynamic: number[] = [];
-    const kc = st.k <= this.a.kLow ? this.a.kLow : st.k;
     for (let v = 0; v < 256; v++) {
-      s.copyFrom(st);
-      s.isStatic = 1;
-      s.lastUnknown = 0;
-      s.k = st.phase === AC_HUFF || st.phase === AC_MAG ? kc : st.k;
-      s.pred.fill(0);
-      const r = this.feed(s, v);
-      if (r === OK) mask[v] = 1;
-      else if (r === DYNAMIC) dynamic.push(v);
+      if (mask[v] === DYNAMIC) {
+        dynamic.push(v);
+        mask[v] = 0;
+      }
     }
     const entry: MaskEntry = { mask, dynamic: Uint8Array.from(dynamic) };
     const cache = this.core.cache;
     if (cache.size >= MAX_CACHED_MASKS) cache.clear();
     cache.set(key, entry);
     return entry;
+  }
+
+  /**
+   * The fate of all 256 bytes from the SCAN state in stack[0]: out[v] = OK, DEAD or DYNAMIC.
+   * Walks the bit tree depth-first, so prefixes shared by many bytes are stepped once (at most
+   * 510 bit steps instead of 2048) and a dead or dynamic prefix settles its whole subtree.
+   */
+  private enumerate(out: Uint8Array): void {
+    out.fill(DEAD);
+    this.visit(0, 0, out);
+  }
+
+  private visit(depth: number, prefix: number, out: Uint8Array): void {
+    const parent = this.stack[depth];
+    const child = this.stack[depth + 1];
+    for (let bit = 0; bit < 2; bit++) {
+      child.copyFrom(parent);
+      const r = this.step(child, bit);
+      const p = (prefix << 1) | bit;
+      if (r === OK) {
+        // A byte that ends in the padding moves on to the marker; any complete byte is fine.
+        if (depth === 7) out[p] = OK;
+        else this.visit(depth + 1, p, out);
+      } else if (r === DYNAMIC) {
+        const span = 1 << (7 - depth);
+        out.fill(DYNAMIC, p * span, p * span + span);
+      }
+    }
   }
 
   /** Feed one byte to `st`: OK (st advanced), DEAD (st garbage) or DYNAMIC (static mode only). */
