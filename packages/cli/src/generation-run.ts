@@ -2,6 +2,8 @@
  * What `generate` and `complete` share once their prompts are known: where the images go,
  * the progress line, running the model, writing files and the summary.
  */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { generateImages, type ImagePrompt, type ImageGenerationResult } from '@jpeglm/byte-lm';
 import { isCodecError, mcuCount } from '@jpeglm/codec-tokenizer';
@@ -51,6 +53,11 @@ export function planOutputs(n: number, o: OutputOptions, defaultTemplate: string
     throw usageError(`--out '${t}' names one file for ${n} images: put {i} in it`);
   }
   const paths = Array.from({ length: n }, (_, i) => t.replaceAll('{i}', String(i + 1)));
+  // A bad destination is found now, not after minutes of generation.
+  const dir = path.dirname(path.resolve(paths[0]));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw usageError(`--out '${t}': directory ${dir} does not exist`);
+  }
   return { kind: 'files', paths };
 }
 

@@ -274,6 +274,7 @@ describe('jpeglm generate', () => {
       [['--max-tokens', '5000'], /exceeds the model's 2048 positions/],
       [['--cfg', '2'], /--cfg .* needs --class/],
       [['--n', '2', '--out', path.join(tmp, 'one.jpg')], /put \{i\} in it/],
+      [['--out', path.join(tmp, 'no-such-dir', 'x.jpg')], /no-such-dir does not exist/],
     ];
     for (const [args, pattern] of cases) {
       const r = jpeglm(['generate', '--model', modelDir, '--out', out, ...args]);
