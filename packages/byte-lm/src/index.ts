@@ -153,3 +153,11 @@ export {
   lastPositionLogits,
 } from './reference.js';
 export { OnnxCausalLM, type OnnxRuntimeOptions } from './onnx-runtime.js';
+export {
+  type ClipPrompt,
+  type GenerateClipsOptions,
+  type GeneratedClip,
+  type ClipGenerationResult,
+  clipPrompt,
+  generateClips,
+} from './video-generation.js';

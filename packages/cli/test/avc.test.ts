@@ -4,8 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRandomModel, saveModelDir } from '@jpeglm/byte-lm';
 import {
+  AvcTokenizer,
   avcEncode,
+  avcKeepFrames,
+  avcProfile,
   avcSameBytes,
   avcSplitNalUnits,
   bundledFfmpegPath,
@@ -253,10 +257,95 @@ describe('jpeglm avc render', () => {
   });
 });
 
+describe('jpeglm avc generate / complete (tiny random model)', () => {
+  let modelDir: string;
+  let small: string;
+
+  beforeAll(async () => {
+    const profile = avcProfile('avc-lm-64x48-4f');
+    const tokenizer = await AvcTokenizer.forProfile(profile);
+    const model = createRandomModel(
+      {
+        vocabSize: tokenizer.vocabSize,
+        hiddenSize: 32,
+        intermediateSize: 64,
+        numHiddenLayers: 1,
+        numAttentionHeads: 2,
+        maxPositionEmbeddings: 8192,
+      },
+      11,
+    );
+    modelDir = path.join(dir, 'avc-model');
+    await saveModelDir(modelDir, { ...model, tokenizerJson: tokenizer.toJSON() });
+    small = path.join(dir, 'small.h264');
+    writeFileSync(small, await avcEncode(source, { profile }));
+  });
+
+  it('complete keeps the first frames and writes decodable clips', () => {
+    const out = path.join(dir, 'done-{i}.h264');
+    const r = run([
+      'avc',
+      'complete',
+      small,
+      '--keep-frames',
+      '2',
+      '--model',
+      modelDir,
+      '-n',
+      '2',
+      '-o',
+      out,
+      '--max-tokens',
+      '150',
+      '--seed',
+      '5',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/tokens\/s/);
+    const keep = avcKeepFrames(new Uint8Array(readFileSync(small)), 2);
+    for (const i of [0, 1]) {
+      const f = out.replace('{i}', String(i));
+      expect(ffmpegErrors(bundledFfmpegPath(), f)).toBe('');
+      expect(ffmpegErrors(SYSTEM_FFMPEG, f)).toBe('');
+      expect(avcSameBytes(avcKeepFrames(new Uint8Array(readFileSync(f)), 2), keep)).toBe(true);
+    }
+  });
+
+  it('generate reports a clip with nothing decodable as rejected and writes nothing', () => {
+    const out = path.join(dir, 'gen-{i}.h264');
+    const r = run(['avc', 'generate', '--model', modelDir, '-o', out, '--max-tokens', '100']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/clip 0: rejected, nothing decodable/);
+    expect(existsSync(out.replace('{i}', '0'))).toBe(false);
+  });
+
+  it('refuses a model without an AVC tokenizer and bad options in one line', () => {
+    expectOneLineError(
+      run(['avc', 'generate', '--model', path.join(dir, 'none')]),
+      2,
+      /no such model directory/,
+    );
+    expectOneLineError(
+      run(['avc', 'complete', small, '--model', modelDir, '--keep-frames', '0']),
+      3,
+      /--keep-frames/,
+    );
+  });
+});
+
 it('jpeglm avc --help lists the subcommands', () => {
   const r = run(['avc', '--help']);
   expect(r.code).toBe(0);
-  for (const c of ['encode', 'tokenize', 'detokenize', 'validate', 'repair', 'render']) {
+  for (const c of [
+    'encode',
+    'tokenize',
+    'detokenize',
+    'validate',
+    'repair',
+    'render',
+    'generate',
+    'complete',
+  ]) {
     expect(r.stdout.toString()).toContain(c);
   }
 });

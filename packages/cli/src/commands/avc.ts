@@ -22,6 +22,15 @@ import {
   type AvcRenderFormat,
   type AvcValidation,
 } from '@jpeglm/codec-tokenizer';
+import {
+  OnnxCausalLM,
+  clipPrompt,
+  generateClips,
+  isModelError,
+  loadModelDir,
+  type ClipPrompt,
+  type SamplingOptions,
+} from '@jpeglm/byte-lm';
 import { Option, type Command } from 'commander';
 import { describeError, inFile, usageError, UserError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -33,17 +42,21 @@ interface CommonOptions {
   readonly ffmpeg?: string;
 }
 
+function addFfmpeg(cmd: Command): Command {
+  return cmd.option(
+    '--ffmpeg <path>',
+    'ffmpeg binary (default: $JPEGLM_FFMPEG, else the one bundled with @ffmpeg-installer/ffmpeg)',
+  );
+}
+
 function addCommon(cmd: Command): Command {
-  return cmd
-    .option(
+  return addFfmpeg(
+    cmd.option(
       '--profile <name>',
       'canonical AVC profile: avc-lm-WxH[-Nf][-Nfps] (AVC-LM: 256x144, 15 frames at 3 fps)',
       DEFAULT_AVC_PROFILE,
-    )
-    .option(
-      '--ffmpeg <path>',
-      'ffmpeg binary (default: $JPEGLM_FFMPEG, else the one bundled with @ffmpeg-installer/ffmpeg)',
-    );
+    ),
+  );
 }
 
 function profileOf(opts: CommonOptions): AvcProfile {
@@ -483,10 +496,192 @@ function registerRender(avc: Command): void {
   );
 }
 
+interface ModelRunOptions {
+  readonly ffmpeg?: string;
+  readonly model: string;
+  readonly n: string;
+  readonly class?: string;
+  readonly output?: string;
+  readonly temperature: string;
+  readonly topK: string;
+  readonly topP: string;
+  readonly seed: string;
+  readonly maxTokens?: string;
+  readonly cfg?: string;
+  readonly threads?: string;
+}
+
+function numberOption(name: string, text: string, lo: number, hi: number, integer = false): number {
+  const v = Number(text);
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(v) ||
+    v < lo ||
+    v > hi ||
+    (integer && !Number.isInteger(v))
+  ) {
+    throw usageError(
+      `${name} must be ${integer ? 'an integer' : 'a number'} in ${lo}..${hi}, got '${text}'`,
+    );
+  }
+  return v;
+}
+
+function addModelOptions(cmd: Command, defaultOut: string): Command {
+  return cmd
+    .requiredOption('--model <dir>', 'model directory whose tokenizer.json is an AVC tokenizer')
+    .option('-n, --n <count>', 'number of clips, generated as one batch', '1')
+    .option('--class <label>', 'class label to condition on (default: unconditional)')
+    .option('-o, --output <pattern>', `output file; {i} is the clip number (default ${defaultOut})`)
+    .option('--temperature <t>', 'sampling temperature (0 = greedy)', '1')
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', '0')
+    .option('--top-p <p>', 'nucleus sampling mass (1 = off)', '1')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--max-tokens <n>', 'new tokens per clip at most (default: the rest of the context)')
+    .option('--cfg <scale>', 'classifier-free guidance scale (needs --class)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads');
+}
+
+/**
+ * Open the model, generate, and write every clip that repair accepts. Clips with nothing
+ * usable are reported on stderr and make the exit status 2.
+ */
+async function runModel(
+  opts: ModelRunOptions,
+  prompts: (tokenizer: AvcTokenizer) => ClipPrompt[],
+  defaultOut: string,
+): Promise<void> {
+  const n = numberOption('--n', opts.n, 1, 64, true);
+  const sampling: SamplingOptions = {
+    temperature: numberOption('--temperature', opts.temperature, 0, 100),
+    topK: numberOption('--top-k', opts.topK, 0, 1 << 20, true),
+    topP: numberOption('--top-p', opts.topP, 0, 1),
+    seed: numberOption('--seed', opts.seed, 0, 2 ** 32 - 1, true),
+  };
+  const maxNewTokens =
+    opts.maxTokens === undefined
+      ? undefined
+      : numberOption('--max-tokens', opts.maxTokens, 1, 1 << 24, true);
+  const cfgScale = opts.cfg === undefined ? undefined : numberOption('--cfg', opts.cfg, 0, 100);
+  if (cfgScale !== undefined && opts.class === undefined) throw usageError('--cfg needs --class');
+  const threads =
+    opts.threads === undefined ? undefined : numberOption('--threads', opts.threads, 1, 256, true);
+  const pattern = opts.output ?? defaultOut;
+  if (n > 1 && !pattern.includes('{i}'))
+    throw usageError(`-o ${pattern}: several clips need {i} in the name`);
+  const outputs = Array.from({ length: n }, (_, i) => pattern.replaceAll('{i}', String(i)));
+  for (const o of outputs) await checkOutputFile(o);
+
+  const loaded = await loadModelDir(opts.model).catch((e: unknown) => {
+    throw isModelError(e) || isCodecError(e) ? new UserError(e.message) : e;
+  });
+  if (loaded.tokenizerJson === undefined) {
+    throw new UserError(`${opts.model}: no tokenizer.json (an AVC model needs its tokenizer)`);
+  }
+  let tokenizer: AvcTokenizer;
+  try {
+    tokenizer = AvcTokenizer.fromJSON(loaded.tokenizerJson);
+  } catch (e) {
+    throw inFile(path.join(opts.model, 'tokenizer.json'), e);
+  }
+  if (opts.class !== undefined) {
+    try {
+      tokenizer.classId(opts.class);
+    } catch (e) {
+      throw usageError((e as Error).message);
+    }
+  }
+  const base = prompts(tokenizer);
+  const all = Array.from({ length: n }, (_, i) => base[i % base.length]);
+  const model = await OnnxCausalLM.create(loaded, { intraOpNumThreads: threads });
+  try {
+    const { clips, stats } = await generateClips(model, {
+      tokenizer,
+      prompts: all,
+      sampling,
+      cfgScale,
+      maxNewTokens,
+      ffmpeg: opts.ffmpeg,
+    });
+    let rejected = 0;
+    for (let i = 0; i < clips.length; i++) {
+      const c = clips[i];
+      if (c.clip === undefined) {
+        rejected++;
+        const why = c.repair.ok ? '' : c.repair.reason;
+        process.stderr.write(`jpeglm: clip ${i}: rejected, nothing decodable (${why})\n`);
+        continue;
+      }
+      await writeFileAtomic(outputs[i], c.clip);
+      const r = c.repair;
+      const note =
+        r.ok && r.changed
+          ? `repaired: ${r.stats.concealedSlices} slice(s) concealed, ${r.stats.frames} frames`
+          : 'decodable as generated';
+      process.stderr.write(
+        `${outputs[i]}: ${c.tokens.length} tokens (${c.finishReason}); ${note}\n`,
+      );
+    }
+    process.stderr.write(
+      `${stats.generatedTokens} tokens in ${stats.seconds.toFixed(1)} s (${stats.tokensPerSecond.toFixed(1)} tokens/s)\n`,
+    );
+    if (rejected > 0) process.exitCode = ExitCode.badInput;
+  } finally {
+    await model.dispose();
+  }
+}
+
+function registerGenerate(avc: Command): void {
+  const cmd = avc
+    .command('generate')
+    .summary('generate clips with an AVC byte model (always repaired to decodable clips)')
+    .description(
+      'Generate H.264 clips with a byte language model whose tokenizer is an AVC tokenizer: ' +
+        'sampled byte by byte from BOS and the class token, then the profile header restored ' +
+        'and the stream repaired so that ffmpeg decodes it with no error. A clip with nothing ' +
+        'usable (no decodable IDR picture) is reported and not written (exit 2).',
+    );
+  addFfmpeg(addModelOptions(cmd, 'clip-{i}.h264')).action(async (opts: ModelRunOptions) => {
+    await runModel(opts, () => [{ classLabel: opts.class ?? null }], 'clip-{i}.h264');
+  });
+}
+
+function registerComplete(avc: Command): void {
+  const cmd = avc
+    .command('complete')
+    .summary('continue a clip after its first frames with an AVC byte model')
+    .description(
+      'Keep the first --keep-frames pictures of a canonical clip and let the model continue ' +
+        'it; the result is repaired so ffmpeg decodes it with no error (the kept pictures always ' +
+        'survive).',
+    )
+    .argument('<clip>', "canonical clip of the model's profile")
+    .option('--keep-frames <n>', 'pictures of the clip to keep as the prompt', '10');
+  addFfmpeg(addModelOptions(cmd, 'completed-{i}.h264')).action(
+    async (clip: string, opts: ModelRunOptions & { keepFrames: string }) => {
+      const keep = numberOption('--keep-frames', opts.keepFrames, 1, 1000, true);
+      const bytes = await readFileOrStdin(clip);
+      await runModel(
+        opts,
+        (tokenizer) => {
+          try {
+            return [clipPrompt(tokenizer, bytes, keep, opts.class ?? null)];
+          } catch (e) {
+            throw inFile(displayName(clip), e);
+          }
+        },
+        'completed-{i}.h264',
+      );
+    },
+  );
+}
+
 export function register(program: Command): void {
   const avc = program
     .command('avc')
-    .summary('H.264 clips: encode, tokenize, detokenize, validate, repair, render')
+    .summary(
+      'H.264 clips: encode, tokenize, detokenize, validate, repair, render, generate, complete',
+    )
     .description(
       'The AVC-LM side of jpeglm: videos as canonical H.264 (Annex B) byte streams. ffmpeg is ' +
         'the one bundled with @ffmpeg-installer/ffmpeg unless $JPEGLM_FFMPEG or --ffmpeg names ' +
@@ -498,5 +693,7 @@ export function register(program: Command): void {
   registerValidate(avc);
   registerRepair(avc);
   registerRender(avc);
+  registerGenerate(avc);
+  registerComplete(avc);
   for (const sub of avc.commands) sub.exitOverride();
 }

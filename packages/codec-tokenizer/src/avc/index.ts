@@ -97,6 +97,7 @@ export {
   type AvcRepairResult,
   type AvcRepairStats,
 } from './repair.js';
+export { avcKeepFrames, avcPictureOffset } from './prompt.js';
 export { avcRender, type AvcRenderFormat, type AvcRenderOptions } from './render.js';
 export {
   AVC_TOKENIZER_FORMAT,
