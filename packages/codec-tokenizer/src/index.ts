@@ -65,3 +65,5 @@ export {
   type ValidationReport,
   type JpegValidateOptions,
 } from './jpeg/validator.js';
+export { repairJpeg, repairScan, type RepairFill, type RepairOptions } from './jpeg/repair.js';
+export type { RepairResult } from './jpeg/repair.js';

@@ -155,3 +155,84 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+export type MutationKind =
+  | 'bitflip'
+  | 'substitute'
+  | 'insert'
+  | 'delete'
+  | 'truncate'
+  | 'garbage-tail'
+  | 'marker'
+  | 'random-scan';
+
+export const MUTATION_KINDS: readonly MutationKind[] = [
+  'bitflip',
+  'substitute',
+  'insert',
+  'delete',
+  'truncate',
+  'garbage-tail',
+  'marker',
+  'random-scan',
+];
+
+/**
+ * A corrupted copy of `jpeg`. Mutations land in the entropy-coded data (from `from`, default the
+ * scan start) so the header stays usable, except where `from` is 0.
+ */
+export function mutate(
+  jpeg: Uint8Array,
+  kind: MutationKind,
+  rnd: () => number,
+  from = scanStart(jpeg),
+): Uint8Array {
+  const n = jpeg.length;
+  const pos = (): number => from + Math.floor(rnd() * Math.max(1, n - from));
+  const byte = (): number => Math.floor(rnd() * 256);
+  const count = 1 + Math.floor(rnd() * 3);
+  switch (kind) {
+    case 'bitflip': {
+      const out = jpeg.slice();
+      for (let i = 0; i < count; i++) out[Math.min(n - 1, pos())] ^= 1 << Math.floor(rnd() * 8);
+      return out;
+    }
+    case 'substitute': {
+      const out = jpeg.slice();
+      for (let i = 0; i < count; i++) out[Math.min(n - 1, pos())] = byte();
+      return out;
+    }
+    case 'insert': {
+      const at = pos();
+      const extra = Uint8Array.from({ length: 1 + Math.floor(rnd() * 8) }, byte);
+      return concat(jpeg.subarray(0, at), extra, jpeg.subarray(at));
+    }
+    case 'delete': {
+      const at = pos();
+      return concat(
+        jpeg.subarray(0, at),
+        jpeg.subarray(Math.min(n, at + 1 + Math.floor(rnd() * 8))),
+      );
+    }
+    case 'truncate':
+      return jpeg.slice(0, pos());
+    case 'garbage-tail': {
+      const tail = Uint8Array.from({ length: 1 + Math.floor(rnd() * 64) }, byte);
+      // Either after EOI, or instead of it.
+      return rnd() < 0.5 ? concat(jpeg, tail) : concat(jpeg.subarray(0, n - 2), tail);
+    }
+    case 'marker': {
+      const at = pos();
+      const code =
+        rnd() < 0.7
+          ? 0xd0 + Math.floor(rnd() * 8)
+          : [0xd9, 0xd8, 0xc4, 0xfe, 0x01][Math.floor(rnd() * 5)];
+      return concat(jpeg.subarray(0, at), Uint8Array.of(0xff, code), jpeg.subarray(at));
+    }
+    default: {
+      // random-scan: the header, then random bytes.
+      const body = Uint8Array.from({ length: 1 + Math.floor(rnd() * 200) }, byte);
+      return concat(jpeg.subarray(0, from), body);
+    }
+  }
+}

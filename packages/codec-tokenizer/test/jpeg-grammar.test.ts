@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { CodecError, JpegGrammar } from '../src/index.js';
+import { CodecError, encodeScanData, JpegGrammar, validateJpeg } from '../src/index.js';
 import {
   cjpeg,
   cjpegStructure,
   concat,
   djpeg,
   makePpm,
+  mutate,
+  MUTATION_KINDS,
   prng,
   scanStart,
   type CjpegOptions,
@@ -216,6 +218,10 @@ describe('JpegGrammar random walks', () => {
         const g = JpegGrammar.forStructure(cjpegStructure(c.w, c.h, c.o));
         const body = randomWalk(g, rnd, rep % 50 === 0);
         const file = concat(header, body);
+        const v = validateJpeg(file);
+        if (v.verdict !== 'valid') {
+          throw new Error(`walk ${walks}: validator says ${v.verdict}: ${v.problems[0]?.message}`);
+        }
         const d = djpeg(file);
         if (d.status !== 0 || d.stderr !== '') {
           throw new Error(`walk ${walks} (${JSON.stringify(c)}): djpeg ${d.status} ${d.stderr}`);
@@ -224,5 +230,77 @@ describe('JpegGrammar random walks', () => {
       }
     }
     expect(walks).toBe(1200);
+  });
+});
+
+/** The grammar's view of a whole scan (bytes after the header): accepted prefix and completion. */
+function grammarRun(g: JpegGrammar, scan: Uint8Array): { accepted: number; complete: boolean } {
+  let i = 0;
+  for (; i < scan.length; i++) {
+    if (g.allowedBytes()[scan[i]] !== 1) break;
+    g.accept(scan[i]);
+  }
+  return { accepted: i, complete: i === scan.length && g.complete };
+}
+
+/** Valid for the validator, and exactly what a baseline encoder writes for its coefficients. */
+function validAndCanonical(file: Uint8Array): boolean {
+  const r = validateJpeg(file);
+  if (r.verdict !== 'valid' || r.structure === null || r.coefficients === null) return false;
+  const s = r.structure;
+  const scan = encodeScanData(r.coefficients, s.scan, s.tables, s.restartInterval);
+  const expected = concat(file.subarray(0, s.headerEnd), scan, Uint8Array.of(0xff, 0xd9));
+  return expected.length === file.length && expected.every((b, i) => b === file[i]);
+}
+
+describe('JpegGrammar agrees with the validator', () => {
+  it('on mutations of real files and of random walks: complete iff valid and canonical', () => {
+    const rnd = prng(777);
+    const configs: { w: number; h: number; o: CjpegOptions }[] = [
+      { w: 16, h: 16, o: { quality: 25, sampling: '2x2', restart: 0 } },
+      { w: 32, h: 16, o: { quality: 50, sampling: '2x2', restart: 1 } },
+      { w: 24, h: 24, o: { quality: 90, sampling: 'gray', restart: 4 } },
+      { w: 40, h: 8, o: { quality: 75, sampling: '1x1', restart: 2 } },
+    ];
+    const tally = { agree: 0, completeValid: 0, walksExtended: 0 };
+    for (const c of configs) {
+      const s = cjpegStructure(c.w, c.h, c.o);
+      const real = cjpeg(makePpm(c.w, c.h, 'noise', c.w), c.o);
+      const start = scanStart(real);
+      const header = real.subarray(0, start);
+      // Sources: the real file and random-walk files (DC values near the limits, long runs).
+      const sources = [real];
+      for (let i = 0; i < 4; i++) {
+        sources.push(concat(header, randomWalk(JpegGrammar.forStructure(s), rnd, false)));
+      }
+      for (const src of sources) {
+        for (let i = 0; i < 150; i++) {
+          const kind = MUTATION_KINDS[i % MUTATION_KINDS.length];
+          const m = mutate(src, kind, rnd, start);
+          const g = JpegGrammar.forStructure(s);
+          const run = grammarRun(g, m.subarray(start));
+          const canonical = validAndCanonical(m);
+          if (run.complete !== canonical) {
+            throw new Error(
+              `${kind} of ${JSON.stringify(c)}: grammar complete=${run.complete} but validator ` +
+                `valid+canonical=${canonical} (${validateJpeg(m).problems[0]?.message ?? 'no problem'})`,
+            );
+          }
+          tally.agree++;
+          if (canonical) tally.completeValid++;
+          // Any accepted prefix extends (by a random walk) to a valid canonical file.
+          if (!run.complete && i % 10 === 0) {
+            const rest = randomWalk(g, rnd, false);
+            const file = concat(m.subarray(0, start + run.accepted), rest);
+            expect(validAndCanonical(file)).toBe(true);
+            tally.walksExtended++;
+          }
+        }
+      }
+    }
+    expect(tally.agree).toBe(configs.length * 5 * 150);
+    // Some mutations (e.g. a flipped magnitude bit) leave a valid canonical stream.
+    expect(tally.completeValid).toBeGreaterThan(10);
+    expect(tally.walksExtended).toBeGreaterThan(100);
   });
 });

@@ -5,8 +5,10 @@ import { register as complete } from './complete.js';
 import { register as detokenize } from './detokenize.js';
 import { register as encode } from './encode.js';
 import { register as generate } from './generate.js';
+import { register as repair } from './repair.js';
 import { register as score } from './score.js';
 import { register as tokenize } from './tokenize.js';
+import { register as validate } from './validate.js';
 
 /**
  * Every subcommand lives in its own module under commands/ and exports `register`, which adds it
@@ -18,6 +20,8 @@ export const commands: readonly RegisterCommand[] = [
   encode,
   tokenize,
   detokenize,
+  validate,
+  repair,
   generate,
   complete,
   score,
