@@ -20,6 +20,8 @@ import {
   writePpm,
 } from '@jpeglm/codec-tokenizer';
 import { defaultModelCandidates } from '../src/model-loader.js';
+import { generationSettings } from '../src/sampling-options.js';
+import { closestNames, editDistance } from '../src/suggest.js';
 
 const BIN = fileURLToPath(new URL('../bin/jpeglm.js', import.meta.url));
 const PROFILE = getProfile('jpeglm-32-q75');
@@ -405,5 +407,28 @@ describe('jpeglm score', () => {
     const r = jpeglm(['score', imageJpeg, '--model', modelDir]);
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toMatch(/^\d+\.\d{4} bits\/byte\t\d+ bytes\t.*picture\.jpg\n$/);
+  });
+});
+
+describe('class suggestions and option parsing (in process)', () => {
+  it('ranks known names by edit distance, substrings first', () => {
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('dog', 'dog')).toBe(0);
+    expect(closestNames('dgo', CLASSES, 2)).toEqual(['dog', 'cat']);
+    expect(closestNames('Retriever', CLASSES, 1)).toEqual(['golden_retriever']);
+  });
+  it('parses sampling options strictly', () => {
+    const s = generationSettings({ seed: '7', temperature: '0.5', topK: '40', topP: '.9' });
+    expect(s.sampling).toEqual({ seed: 7, temperature: 0.5, topK: 40, topP: 0.9, minP: 0 });
+    expect(s).toMatchObject({ seedWasRandom: false, constrain: true, cfg: undefined });
+    const r = generationSettings({ constrain: false });
+    expect(r.seedWasRandom).toBe(true);
+    expect(Number.isInteger(r.sampling.seed) && r.sampling.seed <= 0xffffffff).toBe(true);
+    expect(r.constrain).toBe(false);
+    for (const bad of ['1e3', '0x10', '', ' ', 'NaN', 'Infinity']) {
+      expect(() => generationSettings({ temperature: bad })).toThrow(/--temperature must be/);
+    }
+    expect(() => generationSettings({ topK: '2.5' })).toThrow(/--top-k must be an integer/);
   });
 });
