@@ -87,6 +87,14 @@ describe('jpeglm validate', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('--max-megapixels rejects larger frames before decoding them', () => {
+    const r = run(['validate', '--max-megapixels', '0.001', valid]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/valid\.jpg: .*megapixel/);
+    expect(run(['repair', '--max-megapixels', '0.001', valid]).code).toBe(2);
+    expect(run(['validate', '--max-megapixels', 'lots', valid]).code).toBe(3);
+  });
+
   it('--json prints one entry per file with verdict, counts and problems', () => {
     const r = run(['validate', '--json', valid, truncated, notJpeg]);
     expect(r.code).toBe(2);

@@ -225,9 +225,12 @@ describe('repairJpeg on a corruption corpus', () => {
     expect(repaired).toBeGreaterThan(30);
   });
 
-  it('refuses an unknown fill mode', () => {
+  it('refuses an unknown fill mode and frames above the megapixel limit', () => {
     const jpeg = cjpeg(makePpm(16, 16, 'flat'), { quality: 25, sampling: '2x2', restart: 0 });
     expect(() => repairJpeg(jpeg, { fill: 'purple' as never })).toThrow(CodecError);
+    expect(() => repairJpeg(jpeg.subarray(0, 400), { maxMegapixels: 0.0001 })).toThrow(
+      expect.objectContaining({ code: 'too-large' }),
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   canonicalHeader,
+  DEFAULT_MAX_MEGAPIXELS,
   getProfile,
   isCodecError,
   repairJpeg,
@@ -10,12 +11,14 @@ import {
 import type { Command } from 'commander';
 import { inFile, usageError } from '../errors.js';
 import { checkOutputFile, displayName, readFileOrStdin } from '../input.js';
-import { emitBinary } from '../io.js';
+import { assertBinaryStdout, emitBinary } from '../io.js';
+import { parseMegapixels } from '../limits.js';
 
 interface RepairCliOptions {
   readonly output?: string;
   readonly fill: string;
   readonly profile?: string;
+  readonly maxMegapixels: string;
 }
 
 export function register(program: Command): void {
@@ -37,7 +40,13 @@ export function register(program: Command): void {
       '--profile <name>',
       "FILE holds only a profile's token stream (scan bytes, RST markers, EOI); the header comes from the profile",
     )
+    .option(
+      '--max-megapixels <n>',
+      'refuse frames above this size (from the header, before decoding)',
+      String(DEFAULT_MAX_MEGAPIXELS),
+    )
     .action(async (file: string, opts: RepairCliOptions) => {
+      const maxMegapixels = parseMegapixels(opts.maxMegapixels);
       if (opts.fill !== 'dc' && opts.fill !== 'neutral') {
         throw usageError(`--fill must be 'dc' or 'neutral', got '${opts.fill}'`);
       }
@@ -51,12 +60,15 @@ export function register(program: Command): void {
         }
       }
       await checkOutputFile(opts.output);
+      if (opts.output === undefined || opts.output === '-') assertBinaryStdout();
       const name = displayName(file);
       const input = await readFileOrStdin(file);
       let result: RepairResult;
       try {
         result =
-          header === undefined ? repairJpeg(input, { fill }) : repairScan(input, header, { fill });
+          header === undefined
+            ? repairJpeg(input, { fill, maxMegapixels })
+            : repairScan(input, header, { fill, maxMegapixels });
       } catch (e) {
         throw inFile(name, e);
       }

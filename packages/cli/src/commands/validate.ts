@@ -1,9 +1,20 @@
-import { validateJpeg, type ValidationReport } from '@jpeglm/codec-tokenizer';
+import {
+  DEFAULT_MAX_MEGAPIXELS,
+  validateJpeg,
+  type ValidationReport,
+} from '@jpeglm/codec-tokenizer';
 import type { Command } from 'commander';
 import { describeError, usageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { displayName, readFileOrStdin } from '../input.js';
 import { writeStdout } from '../io.js';
+import { parseMegapixels } from '../limits.js';
+
+interface ValidateCliOptions {
+  readonly json?: boolean;
+  readonly maxProblems: string;
+  readonly maxMegapixels: string;
+}
 
 interface FileResult {
   readonly file: string;
@@ -69,7 +80,13 @@ export function register(program: Command): void {
     .argument('<files...>', 'JPEG files to check (- reads one from stdin)')
     .option('--json', 'print a JSON array, one entry per file, instead of text')
     .option('--max-problems <n>', 'problems listed per file in text output (0 = all)', '20')
-    .action(async (files: string[], opts: { json?: boolean; maxProblems: string }) => {
+    .option(
+      '--max-megapixels <n>',
+      'reject frames above this size (from the header, before decoding)',
+      String(DEFAULT_MAX_MEGAPIXELS),
+    )
+    .action(async (files: string[], opts: ValidateCliOptions) => {
+      const maxMegapixels = parseMegapixels(opts.maxMegapixels);
       const maxProblems = Number(opts.maxProblems);
       if (!Number.isInteger(maxProblems) || maxProblems < 0) {
         throw usageError(
@@ -82,7 +99,7 @@ export function register(program: Command): void {
         const file = displayName(path);
         let result: FileResult;
         try {
-          result = fromReport(file, validateJpeg(await readFileOrStdin(path)));
+          result = fromReport(file, validateJpeg(await readFileOrStdin(path), { maxMegapixels }));
         } catch (e) {
           const { line, exitCode } = describeError(e);
           if (exitCode === ExitCode.internal) throw e;

@@ -29,6 +29,8 @@ export type RepairFill =
 
 export interface RepairOptions {
   readonly fill?: RepairFill;
+  /** Refuse frames above this many megapixels before allocating (default 64). */
+  readonly maxMegapixels?: number;
 }
 
 export interface RepairResult {
@@ -57,7 +59,7 @@ export function repairJpeg(bytes: Uint8Array, options: RepairOptions = {}): Repa
   if (fill !== 'dc' && fill !== 'neutral') {
     throw new CodecError('invalid-argument', `unknown fill '${String(fill)}' (dc or neutral)`);
   }
-  const report = validateJpeg(bytes);
+  const report = validateJpeg(bytes, { maxMegapixels: options.maxMegapixels });
   const { structure, coefficients } = report;
   if (report.verdict === 'valid' && structure !== null) {
     return {
