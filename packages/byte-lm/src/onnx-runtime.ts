@@ -300,8 +300,9 @@ export class OnnxCausalLM implements CausalLM {
     const S = input.seqLen;
     const L = cacheIn.length;
     this.checkInput(B, L, input);
-    const cache = L + S > cacheIn.capacity ? this.grow(cacheIn, L + S) : cacheIn;
-    const C = cache.capacity;
+    // The graph reads the buffer as it is (its empty slots masked); it grows afterwards if the
+    // new tokens do not fit, so a prompt never attends over its own future slots.
+    const C = cacheIn.capacity;
     const { layers, kvHeads, headDim: D } = this.shape;
     // Graph mask over [C buffer slots | S new tokens]: the caller's mask for filled slots and
     // new tokens, 0 for empty slots.
@@ -324,18 +325,25 @@ export class OnnxCausalLM implements CausalLM {
     };
     const dims = [B, kvHeads, C, D];
     for (let i = 0; i < layers; i++) {
-      feeds[pastKeyName(i)] = new ort.Tensor('float32', cache.keys[i], dims);
-      feeds[pastValueName(i)] = new ort.Tensor('float32', cache.values[i], dims);
+      feeds[pastKeyName(i)] = new ort.Tensor('float32', cacheIn.keys[i], dims);
+      feeds[pastValueName(i)] = new ort.Tensor('float32', cacheIn.values[i], dims);
     }
     const out = await this.session.run(feeds);
+    const cache = L + S > C ? this.grow(cacheIn, L + S) : cacheIn;
+    const cap = cache.capacity;
     // Write the new tokens' K/V ([B, kvHeads, S, D]) into slots L .. L+S-1.
+    const run = S * D;
     for (let i = 0; i < layers; i++) {
-      for (const [src, dst] of [
-        [out[newKeyName(i)].data as Float32Array, cache.keys[i]],
-        [out[newValueName(i)].data as Float32Array, cache.values[i]],
-      ] as const) {
-        for (let r = 0; r < B * kvHeads; r++) {
-          dst.set(src.subarray(r * S * D, (r + 1) * S * D), (r * C + L) * D);
+      const newK = out[newKeyName(i)].data as Float32Array;
+      const newV = out[newValueName(i)].data as Float32Array;
+      const keys = cache.keys[i];
+      const values = cache.values[i];
+      for (let r = 0; r < B * kvHeads; r++) {
+        const from = r * run;
+        const to = (r * cap + L) * D;
+        for (let j = 0; j < run; j++) {
+          keys[to + j] = newK[from + j];
+          values[to + j] = newV[from + j];
         }
       }
     }
@@ -343,7 +351,7 @@ export class OnnxCausalLM implements CausalLM {
     const logits = allPositions ? raw : lastPositionLogits(raw, B, S, this.vocabSize);
     return {
       logits,
-      cache: new BufferKvCache(this, B, L + S, C, cache.keys, cache.values),
+      cache: new BufferKvCache(this, B, L + S, cap, cache.keys, cache.values),
     };
   }
 
