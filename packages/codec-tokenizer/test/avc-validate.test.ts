@@ -121,14 +121,34 @@ describe('lost data', () => {
     }
   });
 
-  it('a lost picture is noticed from frame_num and the rest renumbered', async () => {
+  it('a lost picture is noticed from frame_num and comes back as a skip picture', async () => {
     const ranges = pictureUnitRanges(clip, MBS);
-    const bad = withoutUnits(clip, ranges[7][0], ranges[7][1]);
-    const v = await avcValidate(bad, { header });
-    expect(v.verdict).toBe('repairable');
-    expect(codes(v)).toContain('frame-num');
-    expect(v.frames).toBe(14);
-    await expectCleanRepair(bad, 14);
+    // Picture 1 too: the pictures after it use up to three references, which must all exist.
+    for (const pic of [1, 7]) {
+      const bad = withoutUnits(clip, ranges[pic][0], ranges[pic][1]);
+      const v = await avcValidate(bad, { header });
+      expect(v.verdict).toBe('repairable');
+      expect(codes(v)).toContain('frame-num');
+      expect(v.frames).toBe(14);
+      const fixed = await expectCleanRepair(bad, 15);
+      const r = await avcRepair(bad, { header });
+      expect(r.ok && [r.stats.frames, r.stats.skipFrames, r.stats.droppedFrames]).toEqual([
+        15, 1, 0,
+      ]);
+      // Everything but the lost picture is the original, byte for byte.
+      expect(
+        avcSameBytes(
+          fixed.subarray(0, units(fixed)[ranges[pic][0]].offset),
+          clip.subarray(0, units(clip)[ranges[pic][0]].offset),
+        ),
+      ).toBe(true);
+      expect(
+        avcSameBytes(
+          fixed.subarray(units(fixed)[ranges[pic][1]].offset),
+          clip.subarray(units(clip)[ranges[pic][1]].offset),
+        ),
+      ).toBe(true);
+    }
   });
 
   it('truncation: the partial last picture is completed, decodable frames are counted', async () => {

@@ -408,10 +408,10 @@ function registerRepair(avc: Command): void {
     .summary('repair a damaged clip into one ffmpeg decodes without errors')
     .description(
       'Repair a clip: restore the profile header, drop damaged, duplicate and stray NAL units, ' +
-        'renumber pictures after lost ones, conceal lost or undecodable macroblocks (P_Skip in ' +
-        'P pictures, grey in I pictures), dropping pictures ffmpeg still cannot decode, until ' +
-        'ffmpeg decodes the clip with no error. Rejected (exit 2, no output) when nothing usable ' +
-        'remains. A valid clip is written unchanged.',
+        'conceal lost or undecodable macroblocks (P_Skip in P pictures, grey in I pictures), put ' +
+        'skip pictures (copies of the picture before) in place of lost or undecodable P pictures, ' +
+        'until ffmpeg decodes the clip with no error. Rejected (exit 2, no output) when nothing ' +
+        'usable remains. A valid clip is written unchanged.',
     )
     .argument('<file>', 'clip to repair (- for stdin)')
     .option(
@@ -438,8 +438,9 @@ function registerRepair(avc: Command): void {
       if (!r.ok) throw new UserError(`${name}: rejected: ${r.reason}`);
       await emitBinary(r.stream, opts.output);
       const summary = r.changed
-        ? `repaired: ${r.stats.frames} frames, ${r.stats.concealedSlices} slice(s) concealed, ` +
-          `${r.stats.droppedFrames} frame(s) dropped; ${r.actions.join('; ')}`
+        ? `repaired: ${r.stats.frames} frames (${r.stats.skipFrames} skip), ` +
+          `${r.stats.concealedSlices} slice(s) concealed, ` +
+          `${r.stats.droppedFrames} input frame(s) lost; ${r.actions.join('; ')}`
         : 'already valid, written unchanged';
       process.stderr.write(`${name}: ${summary}\n`);
     },

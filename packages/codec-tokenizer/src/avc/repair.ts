@@ -11,7 +11,7 @@
  * Nothing usable left, or more than `maxConcealedFraction` of the macroblocks concealed, and
  * the stream is rejected with the reason.
  */
-import { avcBuildUnit, avcConcat } from './annexb.js';
+import { AvcNalType, avcBuildUnit, avcConcat } from './annexb.js';
 import { avcDecodeCheck, avcErrorMacroblocks, avcFirstBadPicture } from './decode-check.js';
 import type { FfmpegOptions } from './ffmpeg.js';
 import { avcProfileHeader, avcSameBytes, type AvcHeader } from './header.js';
@@ -38,8 +38,10 @@ export interface AvcRepairStats {
   readonly frames: number;
   /** Slices replaced by concealment slices (including lost ones). */
   readonly concealedSlices: number;
-  /** Pictures of the input left out of the output. */
+  /** Pictures of the input whose content is not in the output (dropped or replaced). */
   readonly droppedFrames: number;
+  /** Skip pictures (copies of the picture before) standing in for lost or undecodable ones. */
+  readonly skipFrames: number;
   /** ffmpeg decode checks run. */
   readonly decodeRuns: number;
 }
@@ -57,10 +59,42 @@ export type AvcRepairResult =
 
 /** A picture being rebuilt: for every slice slot, the intact slice or null (conceal). */
 interface WorkPicture {
-  readonly source: AvcPicture;
+  readonly idr: boolean;
+  /** Header fields for concealment slices (frame_num is set when serialising). */
+  readonly template: AvcSliceHeader;
+  /** nal_ref_idc and nal_unit_type byte of concealment slices. */
+  readonly nalHeader: number;
   readonly slots: (AvcSlice | null)[];
+  /** Stands in for a lost or undecodable P picture: every macroblock P_Skip. */
+  readonly synthetic: boolean;
   /** Decode-check rounds spent on this picture. */
   attempts: number;
+}
+
+/**
+ * A P picture of nothing but P_Skip macroblocks: a copy of the previous picture. It stands in
+ * for a lost or undecodable picture, so frame_num and the reference lists of the pictures after
+ * it stay as the encoder made them (dropping it instead would shift every later reference).
+ * One active reference, no list reordering, sliding-window marking: nothing in it can point
+ * at a picture that is not there.
+ */
+function skipPictureTemplate(like: AvcSliceHeader): AvcSliceHeader {
+  return {
+    ...like,
+    nalType: AvcNalType.nonIdrSlice,
+    refIdc: like.refIdc === 0 ? 2 : like.refIdc,
+    sliceType: 5, // P, every slice of the picture
+    idrPicId: 0,
+    numRefIdxActiveOverride: true,
+    numRefIdxL0Active: 1,
+    refPicListModificationL0: undefined,
+    refPicListModificationL1: undefined,
+    predWeightTable: undefined,
+    noOutputOfPriorPics: false,
+    longTermReference: false,
+    mmcos: undefined,
+    cabacInitIdc: 0,
+  };
 }
 
 const MAX_DECODE_ROUNDS = 64;
@@ -83,23 +117,52 @@ export async function avcRepair(
 
   const mbs = profile.mbsPerSlice;
   const slots = analysis.slotsPerPicture;
-  let pics: WorkPicture[] = analysis.pictures.map((p) => ({
-    source: p,
+  const maxFrameNum = 2 ** sps.log2MaxFrameNum;
+  const fromAnalysis = (p: AvcPicture): WorkPicture => ({
+    idr: p.idr,
+    template: p.template.header,
+    nalHeader: stream[p.template.unit.start],
     slots: Array.from({ length: slots }, (_, i) => p.slices.get(i * mbs) ?? null),
+    synthetic: false,
     attempts: 0,
-  }));
-  const inputPictures = pics.length;
+  });
+  const skipPicture = (like: AvcSliceHeader): WorkPicture => {
+    const template = skipPictureTemplate(like);
+    return {
+      idr: false,
+      template,
+      nalHeader: (template.refIdc << 5) | template.nalType,
+      slots: new Array<AvcSlice | null>(slots).fill(null),
+      synthetic: true,
+      attempts: 0,
+    };
+  };
+  // Pictures lost whole (a frame_num gap) come back as skip pictures.
+  let pics: WorkPicture[] = [];
+  let missing = 0;
+  let prevFrameNum = -1;
+  for (const p of analysis.pictures) {
+    if (prevFrameNum >= 0 && !p.idr) {
+      const step = (p.frameNum - prevFrameNum + maxFrameNum) % maxFrameNum;
+      for (let k = 1; k < step; k++, missing++) pics.push(skipPicture(p.template.header));
+    }
+    pics.push(fromAnalysis(p));
+    prevFrameNum = p.frameNum;
+  }
+  if (missing > 0) actions.push(`put ${missing} skip picture(s) in place of lost ones`);
   if (pics.length > profile.frames) {
     actions.push(
       `dropped ${pics.length - profile.frames} picture(s) beyond the profile's ${profile.frames}`,
     );
     pics = pics.slice(0, profile.frames);
   }
+  const inputPictures = analysis.pictures.length;
   if (!analysis.headerIntact) actions.push('restored the profile header');
-  const lost = pics.reduce((n, p) => n + p.slots.filter((s) => s === null).length, 0);
+  const lost = pics
+    .filter((p) => !p.synthetic)
+    .reduce((n, p) => n + p.slots.filter((x) => x === null).length, 0);
   if (lost > 0) actions.push(`concealed ${lost} lost or damaged slice(s)`);
 
-  const maxFrameNum = 2 ** sps.log2MaxFrameNum;
   const unitCache = new WeakMap<AvcSlice, Map<number, Uint8Array>>();
 
   /** One slice unit with frame_num `frameNum`, rewriting the header only when it changes. */
@@ -123,21 +186,20 @@ export async function avcRepair(
     const parts: Uint8Array[] = [header.bytes];
     let sinceIdr = 0;
     list.forEach((p, i) => {
-      if (p.source.idr) {
+      if (p.idr) {
         sinceIdr = 0;
         if (i > 0) parts.push(header.repeatBytes);
       }
       const frameNum = sinceIdr % maxFrameNum;
-      const t = p.source.template;
-      const th: AvcSliceHeader = { ...t.header, frameNum };
+      const th: AvcSliceHeader = { ...p.template, frameNum };
       p.slots.forEach((s, slot) => {
         // x264 gives the first NAL unit of each access unit a four-byte start code: the SPS
         // for IDR pictures, the first slice otherwise.
-        const long = slot === 0 && !p.source.idr;
+        const long = slot === 0 && !p.idr;
         if (s !== null) parts.push(sliceUnit(s, frameNum, long));
         else {
           const rbsp = avcConcealmentSlice(th, slot * mbs, mbs, sps, pps);
-          parts.push(avcBuildUnit(stream[t.unit.start], rbsp, long));
+          parts.push(avcBuildUnit(p.nalHeader, rbsp, long));
         }
       });
       sinceIdr++;
@@ -219,19 +281,22 @@ export async function avcRepair(
           continue;
         }
       }
-      if (!p.source.idr) {
+      if (!p.idr && !p.synthetic) {
+        pics[bad.index] = skipPicture(p.template);
+        actions.push(`replaced picture ${bad.index} by a skip picture (ffmpeg: ${bad.errors[0]})`);
+      } else if (!p.idr) {
         pics.splice(bad.index, 1);
         actions.push(`dropped picture ${bad.index} (ffmpeg: ${bad.errors[0]})`);
       } else {
         // An IDR picture that will not decode takes every picture up to the next IDR with it.
         let next = bad.index + 1;
-        while (next < pics.length && !pics[next].source.idr) next++;
+        while (next < pics.length && !pics[next].idr) next++;
         actions.push(
           `dropped pictures ${bad.index}..${next - 1} (IDR picture; ffmpeg: ${bad.errors[0]})`,
         );
         pics = [...pics.slice(0, bad.index), ...pics.slice(next)];
       }
-      if (pics.length === 0 || !pics[0].source.idr)
+      if (pics.length === 0 || !pics[0].idr)
         return reject('no decodable IDR picture survives repair');
       out = serialize(pics);
     }
@@ -246,9 +311,7 @@ export async function avcRepair(
     );
   }
   const changed = !avcSameBytes(out, stream);
-  if (pics.length < inputPictures && !actions.some((a) => a.startsWith('dropped'))) {
-    actions.push(`dropped ${inputPictures - pics.length} picture(s)`);
-  }
+  const kept = pics.filter((p) => !p.synthetic).length;
   if (changed && actions.length === 0) actions.push('rewrote the stream in canonical form');
   return {
     ok: true,
@@ -257,7 +320,8 @@ export async function avcRepair(
     stats: {
       frames: pics.length,
       concealedSlices: concealed,
-      droppedFrames: analysis.pictures.length - pics.length,
+      droppedFrames: inputPictures - kept,
+      skipFrames: pics.length - kept,
       decodeRuns,
     },
     actions,
