@@ -105,6 +105,13 @@ export class EntropyReader {
     return ((this.bits >>> (this.count - left)) & mask) === mask ? 'clean' : 'bad-padding';
   }
 
+  /** True when the unread bits up to the next byte boundary are all 1s (valid padding). */
+  paddedToByte(): boolean {
+    const left = this.realBitsLeft() & 7;
+    const mask = (1 << left) - 1;
+    return ((this.bits >>> (this.count - left)) & mask) === mask;
+  }
+
   /** Offset where the next whole byte of unread data starts (used after a missing RST). */
   nextByteBoundary(): number {
     return this.backOver(Math.floor(this.realBitsLeft() / 8));

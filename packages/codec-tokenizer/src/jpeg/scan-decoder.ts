@@ -167,8 +167,9 @@ class ScanContext {
   err = ERR_NONE;
   errDetail = 0;
   errComponent = 0;
-  /** Intervals decodeMcus passed through in its lane. */
+  /** Intervals decodeMcus passed through in its lane, and where the last one's data began. */
   lanePassed = 0;
+  laneStart = 0;
   /** The walker's MCU status (decodeMcus only enters intervals still all missing). */
   status: Uint8Array = new Uint8Array(0);
 
@@ -335,6 +336,7 @@ function decodeMcus(
   const last = lane ? mcuCount : end;
   let interval = (first / per) | 0;
   let passed = 0;
+  let laneStart = pos;
   let mx = m % mw;
   let my = (m - mx) / mw;
   mcus: while (m < last) {
@@ -567,11 +569,15 @@ function decodeMcus(
       const left = cnt - phantom;
       if (left >= 8 || data[pos] !== 0xff || data[pos + 1] !== Marker.RST0 + (interval & 7)) break;
       if (left > 0 && ((bits >>> (cnt - left)) & ((1 << left) - 1)) !== (1 << left) - 1) break;
+      // The next interval must have data of its own: not another marker, not the end.
+      const p2 = pos + 2;
+      if (p2 >= n || (data[p2] === 0xff && (p2 + 1 >= n || data[p2 + 1] !== 0))) break;
       const nextEnd = Math.min(end + per, mcuCount);
       let fresh = true;
       for (let k = end; k < nextEnd; k++) if (status[k] !== MCU_MISSING) fresh = false;
       if (!fresh) break;
       pos += 2;
+      laneStart = pos;
       bits = 0;
       cnt = 0;
       phantom = 0;
@@ -583,6 +589,7 @@ function decodeMcus(
     }
   }
   ctx.lanePassed = passed;
+  ctx.laneStart = laneStart;
   r.bits = bits;
   r.count = cnt;
   r.pos = pos;
@@ -636,6 +643,8 @@ class ScanWalker {
   private lookFrom = -1;
   private lookAt = -1;
   private lookCode = -1;
+  /** Set by nextInterval when it decided that intervals are missing before the marker. */
+  private jumpedForward = false;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -696,6 +705,9 @@ class ScanWalker {
       let segmentInterval = -1;
       let tentative = false; // decoding the bytes that followed an interval's MCUs
       let tentativeAt = 0;
+      // Where the data of the segment's last interval began, and the problems list before it.
+      let lastStart = segStart;
+      let lastMark = this.problems.length;
       if (s >= intervals) {
         if (!reader.atSegmentEnd()) {
           this.problem(
@@ -736,7 +748,13 @@ class ScanWalker {
           // DC predictions restart from 0 at every restart interval (T.81 F.2.1.3.1).
           for (let ci = 0; ci < ctx.ns; ci++) pred[ci] = 0;
           for (let m = first; m < end; m++) if (status[m] !== MCU_MISSING) ctx.clearMcu(m);
+          const start = tentative ? tentativeAt : reader.pos;
+          const mark = this.problems.length;
           const stop = decodeMcus(ctx, reader, first, count, !tentative);
+          if (!tentative || stop - first === count) {
+            lastStart = ctx.lanePassed > 0 ? ctx.laneStart : start;
+            lastMark = mark;
+          }
           if (ctx.lanePassed > 0) {
             // Whole intervals and their RST markers went by: the segment now starts later.
             const passedEnd = (iv + ctx.lanePassed) * this.perInterval;
@@ -794,8 +812,16 @@ class ScanWalker {
             );
             break;
           }
+          const next = reader.nextByteBoundary();
+          if (!reader.paddedToByte()) {
+            // Not how an interval ends before a lost RST: the bytes are just bad data.
+            this.damageInterval(iv);
+            this.problem('extra-data', next, null, extraMessage(iv, next, 'its MCUs'));
+            reader.skipToMarker();
+            break;
+          }
           tentative = true;
-          tentativeAt = reader.nextByteBoundary();
+          tentativeAt = next;
           reader.reset(tentativeAt);
         }
       }
@@ -812,7 +838,16 @@ class ScanWalker {
           return;
         }
         if (isRst(code)) {
-          const next = this.nextInterval(s, c, code - Marker.RST0, at);
+          const mark = this.problems.length;
+          const hasData = segmentInterval === s + c - 1;
+          const next = this.nextInterval(s, c, code - Marker.RST0, at, hasData);
+          if (this.jumpedForward && hasData) {
+            // RSTn ends interval n: the bytes before it are that interval's, not the expected one's.
+            const wrongRst = this.problems.slice(mark);
+            this.problems.length = lastMark;
+            this.problems.push(...wrongRst);
+            this.redecode(segmentInterval, next - 1, lastStart);
+          }
           if (next === SPURIOUS) {
             // The bytes up to the next marker still belong to the interval before this one.
             if (segmentInterval >= 0) this.damageInterval(segmentInterval);
@@ -836,6 +871,42 @@ class ScanWalker {
         reader.pos = findMarker(bytes, at + 2);
       }
     }
+  }
+
+  /** Decode again the bytes from `start` to the next marker, as interval `to` instead of `from`. */
+  private redecode(from: number, to: number, start: number): void {
+    const { ctx, reader } = this;
+    const oldFirst = this.firstMcu(from);
+    const oldEnd = oldFirst + this.mcusIn(from);
+    for (let m = oldFirst; m < oldEnd; m++) ctx.clearMcu(m);
+    this.setStatus(oldFirst, oldEnd, MCU_MISSING);
+    const first = this.firstMcu(to);
+    const count = this.mcusIn(to);
+    for (let ci = 0; ci < ctx.ns; ci++) ctx.pred[ci] = 0;
+    for (let m = first; m < first + count; m++) if (this.status[m] !== MCU_MISSING) ctx.clearMcu(m);
+    reader.reset(start);
+    const done = decodeMcus(ctx, reader, first, count, false) - first;
+    if (done < count) {
+      this.setStatus(first, first + done, MCU_INTACT);
+      this.setStatus(first + done, first + count, MCU_DAMAGED);
+      this.reportDecodeError(to, first, done, count);
+    } else {
+      this.setStatus(first, first + count, MCU_INTACT);
+      const ending = reader.intervalEnd();
+      if (ending === 'bad-padding') {
+        this.problem(
+          'bad-padding',
+          reader.byteOffset(),
+          first + count - 1,
+          `padding bits after MCU ${first + count - 1} are not all 1s`,
+        );
+      } else if (ending === 'extra-data') {
+        const at = reader.nextByteBoundary();
+        this.damageInterval(to);
+        this.problem('extra-data', at, null, extraMessage(to, at, 'its MCUs'));
+      }
+    }
+    reader.skipToMarker();
   }
 
   private damageInterval(iv: number): void {
@@ -912,7 +983,7 @@ class ScanWalker {
             'mcu-count',
             at,
             mcu,
-            `restart interval ${iv} ends after ${done} of ${count} MCUs, at ${segmentName(this.bytes[at + 1])} (offset ${at})`,
+            `restart interval ${iv} ends inside MCU ${mcu} (${done} of ${count} MCUs decoded), at ${segmentName(this.bytes[at + 1])} (offset ${at})`,
           );
         }
       }
@@ -927,10 +998,11 @@ class ScanWalker {
    * number (the next one follows on), and the smallest jump back (intervals decoded from
    * bytes after a lost marker were bogus) or forward (intervals are missing) that fits.
    */
-  private nextInterval(s: number, c: number, n: number, offset: number): number {
+  private nextInterval(s: number, c: number, n: number, offset: number, hasData: boolean): number {
     const intervals = this.ctx.layout.intervalCount;
     const a = s + c;
     const expected = (a - 1) & 7;
+    this.jumpedForward = false;
     if (!this.restartEnabled) {
       this.problem('wrong-rst', offset, null, `RST${n} in a scan without a restart interval (DRI)`);
       return Math.max(a, intervals);
@@ -965,8 +1037,11 @@ class ScanWalker {
     const first = this.firstMcu(Math.min(chosen, intervals - 1));
     let message = `found RST${n} where RST${expected} was expected (offset ${offset})`;
     if (chosen > a) {
-      const last = this.firstMcu(chosen) - 1;
-      message += `; restart intervals ${a}..${chosen - 1} (MCUs ${this.firstMcu(a)}..${last}) are missing`;
+      this.jumpedForward = true;
+      // With data before the marker, that data is interval chosen - 1 (RSTn ends interval n).
+      const from = hasData ? a - 1 : a;
+      const to = chosen - (hasData ? 2 : 1);
+      message += `; restart intervals ${from}..${to} (MCUs ${this.firstMcu(from)}..${this.firstMcu(to + 1) - 1}) are missing`;
     } else if (chosen < a) {
       // The intervals decoded after a supposedly lost marker were bytes of no interval: the
       // interval they followed had extra data, and they will be decoded from their own data.
