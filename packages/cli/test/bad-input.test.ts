@@ -1,7 +1,12 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalizeRgb, getProfile, idsToUint16LE } from '@jpeglm/codec-tokenizer';
+import {
+  canonicalHeader,
+  canonicalizeRgb,
+  getProfile,
+  idsToUint16LE,
+} from '@jpeglm/codec-tokenizer';
 import { lavfiImage } from '../../codec-tokenizer/test/fixtures/images.js';
 import { jpeglm, listDir, scratchDir } from './spawn-jpeglm.js';
 
@@ -90,6 +95,18 @@ describe('bad input to encode and tokenize', () => {
       ['encode', file, '-o', path.join(outputs, 'x.jpg')],
       file,
       /permission denied/,
+    );
+  });
+
+  it('tokenize refuses a canonical-looking file with damaged scan data', () => {
+    const h = canonicalHeader(P64).length;
+    const m = canonical.slice();
+    for (let i = h + 10; i < h + 40; i++) if (m[i] !== 0xff && m[i - 1] !== 0xff) m[i] = 0x5a;
+    const file = save('damaged.jpg', m);
+    expectCleanFailure(
+      ['tokenize', file, '--profile', 'jpeglm-64-q50', '-o', path.join(outputs, 'x.json')],
+      file,
+      /damaged scan data at byte \d+/,
     );
   });
 

@@ -13,6 +13,7 @@ import {
 import { frameGeometry } from './jpeg/frame.js';
 import { writeJpegHeaders } from './jpeg/header-writer.js';
 import { Marker, rstCode } from './jpeg/markers.js';
+import { validateJpeg } from './jpeg/validator.js';
 import type { CanonicalJpegProfile } from './profile.js';
 
 /** The parameters that decide the header and scan layout (not fit/background). */
@@ -139,10 +140,34 @@ export function canonicalBody(jpeg: Uint8Array, profile: CanonicalJpegProfile): 
   return body;
 }
 
-/** True if `jpeg` is a structurally valid canonical file of the profile. */
-export function isCanonicalJpeg(jpeg: Uint8Array, profile: CanonicalJpegProfile): boolean {
+/**
+ * canonicalBody, then a full entropy decode of the scan (validateJpeg): every MCU must decode
+ * with the Annex K tables. Throws CodecError('corrupt') naming the first problem.
+ */
+export function checkCanonicalJpeg(jpeg: Uint8Array, profile: CanonicalJpegProfile): Uint8Array {
+  const body = canonicalBody(jpeg, profile);
+  const report = validateJpeg(jpeg, { maxMegapixels: (profile.width * profile.height) / 1e6 });
+  if (report.verdict !== 'valid') {
+    const p = report.problems[0];
+    const where = p ? ` at byte ${p.offset}${p.mcu === null ? '' : `, MCU ${p.mcu}`}` : '';
+    const why = p ? p.message : report.verdict;
+    throw new CodecError('corrupt', `damaged scan data${where}: ${why}`, p?.offset);
+  }
+  return body;
+}
+
+/**
+ * True if `jpeg` is a canonical file of the profile: its header, its marker structure and (with
+ * `decode`, the default) every MCU of its scan.
+ */
+export function isCanonicalJpeg(
+  jpeg: Uint8Array,
+  profile: CanonicalJpegProfile,
+  options: { readonly decode?: boolean } = {},
+): boolean {
   try {
-    canonicalBody(jpeg, profile);
+    if (options.decode ?? true) checkCanonicalJpeg(jpeg, profile);
+    else canonicalBody(jpeg, profile);
     return true;
   } catch (e) {
     if (e instanceof CodecError) return false;

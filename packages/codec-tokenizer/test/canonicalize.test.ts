@@ -7,6 +7,7 @@ import {
   canonicalHeader,
   canonicalizeImage,
   canonicalizeRgb,
+  checkCanonicalJpeg,
   cropOrPad,
   customProfile,
   decodeImage,
@@ -96,6 +97,23 @@ describe('exactness for images already at the profile size', () => {
     const jpeg = canonicalizeRgb(lavfiImage('testsrc2', 64, 64), P64);
     expect(isCanonicalJpeg(jpeg, P64)).toBe(true);
     expect(await canonicalizeImage(jpeg, P64)).toEqual(jpeg);
+    // Damaged Huffman data inside an intact marker structure is not canonical.
+    const h = canonicalHeader(P64).length;
+    let damaged: Uint8Array | undefined;
+    for (let i = h + 3; damaged === undefined && i < jpeg.length - 2; i += 5) {
+      if (jpeg[i] === 0xff || jpeg[i - 1] === 0xff) continue;
+      const m = jpeg.slice();
+      m[i] ^= 0xff;
+      if (m[i] !== 0xff && !isCanonicalJpeg(m, P64)) damaged = m;
+    }
+    expect(damaged).toBeDefined();
+    expect(isCanonicalJpeg(damaged as Uint8Array, P64, { decode: false })).toBe(true);
+    expect(() => checkCanonicalJpeg(damaged as Uint8Array, P64)).toThrow(
+      /^damaged scan data at byte \d+(, MCU \d+)?: /,
+    );
+    expect(await canonicalizeImage(damaged as Uint8Array, P64).catch(() => 'refused')).not.toEqual(
+      damaged,
+    );
     const again = await canonicalizeImage(jpeg, P64, { keepCanonical: false });
     expect(again).not.toEqual(jpeg);
     expect(isCanonicalJpeg(again, P64)).toBe(true);

@@ -1,6 +1,6 @@
 import {
   DEFAULT_MAX_MEGAPIXELS,
-  canonicalBody,
+  checkCanonicalJpeg,
   canonicalHeader,
   canonicalizeImage,
   idsToUint16LE,
@@ -44,7 +44,7 @@ async function canonicalInput(
   options: { exact: boolean; maxMegapixels: number },
 ): Promise<Uint8Array> {
   if (options.exact || hasCanonicalHeader(bytes, profile)) {
-    canonicalBody(bytes, profile); // throws, saying what is not canonical
+    checkCanonicalJpeg(bytes, profile); // throws, saying what is not canonical or damaged
     return bytes;
   }
   return canonicalizeImage(bytes, profile, { maxMegapixels: options.maxMegapixels });
