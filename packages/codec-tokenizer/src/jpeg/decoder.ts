@@ -12,7 +12,7 @@ import { CodecError } from '../errors.js';
 import type { RgbImage } from '../image.js';
 import type { CoefficientImage } from './frame.js';
 import { dcOnlyValue, idctBlock, idctQuantTable } from './idct.js';
-import { decodeScan, MCU_INTACT, type ScanDecodeResult } from './scan-decoder.js';
+import { decodeScan, MCU_INTACT, scanLayout, type ScanDecodeResult } from './scan-decoder.js';
 import { parseJpegStructure, type JpegParseOptions, type JpegStructure } from './segment-parser.js';
 import { createRowUpsampler, type ComponentPlane } from './upsample.js';
 import { grayRowToRgb, rgbRowToRgb, yccRowToRgb } from './ycc-to-rgb.js';
@@ -48,6 +48,18 @@ function decodeIntact(
   bytes: Uint8Array,
   structure: JpegStructure,
 ): { coefficients: CoefficientImage; acPresent: readonly Uint8Array[] } {
+  // Every block costs at least two bits (a DC code and an EOB or a coefficient): refuse a
+  // frame its data cannot cover before allocating coefficients for it.
+  const layout = scanLayout(structure);
+  const blocks = layout.mcuCount * layout.blocksPerMcu;
+  const dataBytes = bytes.length - structure.headerEnd;
+  if (blocks * 2 > dataBytes * 8) {
+    throw new CodecError(
+      'truncated',
+      `${dataBytes} bytes of entropy-coded data cannot hold the ${blocks} blocks of a ${structure.frame.width}x${structure.frame.height} frame`,
+      bytes.length,
+    );
+  }
   const scan = decodeScan(bytes, structure, { stopAtFirstDamage: true });
   requireIntact(scan);
   if (scan.coefficients === null || scan.acPresent === null)
