@@ -39,7 +39,7 @@ const SPECIAL = [
 
 function mutate(src: Uint8Array, next: () => number, other: Uint8Array): Uint8Array {
   const pick = (n: number): number => next() % Math.max(1, n);
-  let b = src.slice();
+  let b: Uint8Array = src.slice();
   const rounds = 1 + pick(4);
   for (let r = 0; r < rounds; r++) {
     const at = pick(b.length);
