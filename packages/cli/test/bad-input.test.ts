@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import {
   idsToUint16LE,
 } from '@jpeglm/codec-tokenizer';
 import { lavfiImage } from '../../codec-tokenizer/test/fixtures/images.js';
-import { jpeglm, listDir, scratchDir } from './spawn-jpeglm.js';
+import { BIN, jpeglm, listDir, scratchDir } from './spawn-jpeglm.js';
 
 /**
  * Every command meets bad input the same way: exactly one line on stderr, `jpeglm: FILE: ...`,
@@ -166,5 +167,24 @@ describe('bad input to detokenize', () => {
       `jpeglm: ${file}: sequence 1: token PAD at position 3 is not a byte token\n`,
     );
     expect(listDir(outputs)).toEqual([]);
+  });
+});
+
+describe('binary output to a terminal', () => {
+  // util-linux `script` runs the command with a pseudo-terminal as its stdout.
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  it.skipIf(!hasScript)('is refused with the usage exit code, before any work', () => {
+    const file = save('tty.jpg', canonical);
+    for (const args of [
+      ['encode', file],
+      ['tokenize', file, '--profile', 'jpeglm-64-q50', '--format', 'bin'],
+    ]) {
+      const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+      const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+      expect(r.status).toBe(3);
+      expect(r.stdout.trim()).toBe(
+        'jpeglm: refusing to write binary data to a terminal; redirect to a file (> out.jpg) or use -o FILE',
+      );
+    }
   });
 });
