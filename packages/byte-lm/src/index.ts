@@ -161,3 +161,51 @@ export {
   clipPrompt,
   generateClips,
 } from './video-generation.js';
+export {
+  SHARD_MAGIC,
+  SHARD_VERSION,
+  SHARD_HEADER_INTS,
+  SHARD_HEADER_BYTES,
+  MAX_SHARD_TOKENS,
+  shardHeader,
+  parseShardHeader,
+  decodeShard,
+  tokensToBytes,
+  formatIndexEntry,
+  parseShardIndex,
+  type ShardIndexEntry,
+} from './dataset/shard.js';
+export {
+  type InputSample,
+  type InputListing,
+  listImageFolder,
+  readManifest,
+  parseCsv,
+} from './dataset/inputs.js';
+export { type Split, splitOf } from './dataset/split.js';
+export {
+  type PrepSource,
+  type PrepProgress,
+  type PrepOptions,
+  type DatasetCard,
+  type DatasetClassInfo,
+  type DatasetShardInfo,
+  type DatasetSplitInfo,
+  DATASET_CARD_FILE,
+  DATASET_FORMAT,
+  DATASET_VERSION,
+  DATASET_TOKENIZER_FILE,
+  REJECTS_FILE,
+  PREP_WORK_DIR,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_SHARD_TOKENS,
+  DEFAULT_VAL_FRACTION,
+  prepareDataset,
+} from './dataset/prep.js';
+export {
+  type OpenedDataset,
+  type DatasetSample,
+  openDataset,
+  readShardWithIndex,
+  readSplit,
+} from './dataset/read.js';

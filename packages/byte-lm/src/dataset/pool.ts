@@ -1,0 +1,88 @@
+/**
+ * A pool of worker threads running SampleProcessor, or the processor in-process when
+ * `workers` is 0. Results come back by task, so callers order them, not the scheduler.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { CodecError } from '@jpeglm/codec-tokenizer';
+import { SampleProcessor, type SampleResult, type SampleSetup, type SampleTask } from './sample.js';
+
+interface Pending {
+  readonly id: number;
+  readonly task: SampleTask;
+  readonly resolve: (r: SampleResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** The compiled worker; absent when running from TypeScript sources (tests use workers = 0). */
+export const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+export class SamplePool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly running = new Map<Worker, Pending>();
+  private readonly local: SampleProcessor | undefined;
+  private nextId = 0;
+  private failure: unknown;
+
+  constructor(setup: SampleSetup, workers: number) {
+    if (!(Number.isInteger(workers) && workers >= 0 && workers <= 256)) {
+      throw new CodecError('invalid-argument', `workers must be an integer 0..256, got ${workers}`);
+    }
+    if (workers === 0) {
+      this.local = new SampleProcessor(setup);
+      return;
+    }
+    const file = fileURLToPath(WORKER_URL);
+    if (!existsSync(file)) {
+      throw new CodecError(
+        'invalid-argument',
+        `worker threads need the built ${file} (run tsc -b), or use 0 workers`,
+      );
+    }
+    for (let i = 0; i < workers; i++) {
+      const w = new Worker(file, { workerData: setup });
+      w.on('message', (msg: { id: number; result: SampleResult }) => {
+        const p = this.running.get(w);
+        this.running.delete(w);
+        if (p && p.id === msg.id) p.resolve(msg.result);
+        this.idle.push(w);
+        this.pump();
+      });
+      w.on('error', (e) => this.fail(e));
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  run(task: SampleTask): Promise<SampleResult> {
+    if (this.local) return this.local.process(task);
+    return new Promise((resolve, reject) => {
+      if (this.failure !== undefined) return reject(this.failure);
+      this.queue.push({ id: this.nextId++, task, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.pop() as Worker;
+      const p = this.queue.shift() as Pending;
+      this.running.set(w, p);
+      w.postMessage({ id: p.id, task: p.task });
+    }
+  }
+
+  private fail(e: unknown): void {
+    this.failure = e;
+    for (const p of [...this.queue, ...this.running.values()]) p.reject(e);
+    this.queue.length = 0;
+    this.running.clear();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
