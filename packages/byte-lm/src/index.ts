@@ -209,3 +209,10 @@ export {
   readShardWithIndex,
   readSplit,
 } from './dataset/read.js';
+export {
+  type ScoredGroup,
+  type HeldOutResult,
+  type HeldOutSample,
+  heldOutBitsPerByte,
+  jpegDecodeProblem,
+} from './dataset/evaluate.js';

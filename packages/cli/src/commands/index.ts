@@ -4,7 +4,9 @@ import { register as classes } from './classes.js';
 import { register as complete } from './complete.js';
 import { register as detokenize } from './detokenize.js';
 import { register as encode } from './encode.js';
+import { register as eval_ } from './eval.js';
 import { register as generate } from './generate.js';
+import { register as prep } from './prep.js';
 import { register as repair } from './repair.js';
 import { register as score } from './score.js';
 import { register as tokenize } from './tokenize.js';
@@ -27,4 +29,6 @@ export const commands: readonly RegisterCommand[] = [
   score,
   classes,
   avc,
+  prep,
+  eval_,
 ];
