@@ -162,13 +162,7 @@ export {
   generateClips,
 } from './video-generation.js';
 export {
-  SHARD_MAGIC,
-  SHARD_VERSION,
-  SHARD_HEADER_INTS,
-  SHARD_HEADER_BYTES,
-  MAX_SHARD_TOKENS,
   shardHeader,
-  parseShardHeader,
   decodeShard,
   tokensToBytes,
   formatIndexEntry,
@@ -203,9 +197,9 @@ export {
   prepareDataset,
 } from './dataset/prep.js';
 export {
-  type OpenedDataset,
+  type PreparedDataset,
   type DatasetSample,
-  openDataset,
+  openPreparedDataset,
   readShardWithIndex,
   readSplit,
 } from './dataset/read.js';

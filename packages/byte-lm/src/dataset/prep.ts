@@ -328,7 +328,7 @@ class ShardWriter {
     await this.handle.write(shardHeader(this.count), 0, SHARD_HEADER_BYTES, 0);
     await this.handle.close();
     this.handle = undefined;
-    const indexName = name.replace(/\.bin$/, '.idx.jsonl');
+    const indexName = name.replace(/\.bin$/, '.index.jsonl');
     await writeAtomic(path.join(this.out, indexName), this.index.join('\n') + '\n');
     await fs.rename(this.tmp, path.join(this.out, name));
     this.shards.push({
@@ -530,7 +530,7 @@ async function assemble(
 ): Promise<DatasetCard> {
   // Anything a killed assembly left behind is rewritten or removed.
   for (const name of await fs.readdir(out)) {
-    if (/^\..*\.tmp$/.test(name) || /^(train|val)_\d{6}\.(bin|idx\.jsonl)$/.test(name)) {
+    if (/^\..*\.tmp$/.test(name) || /^(train|val)_\d{6}\.(bin|index\.jsonl)$/.test(name)) {
       await fs.rm(path.join(out, name), { force: true });
     }
   }

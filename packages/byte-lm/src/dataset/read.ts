@@ -9,7 +9,7 @@ import { decodeShard, parseShardIndex, type ShardIndexEntry } from './shard.js';
 import { DATASET_CARD_FILE, DATASET_FORMAT, DATASET_VERSION, type DatasetCard } from './prep.js';
 import type { Split } from './split.js';
 
-export interface OpenedDataset {
+export interface PreparedDataset {
   readonly dir: string;
   readonly card: DatasetCard;
   readonly tokenizer: JpegTokenizer;
@@ -33,7 +33,7 @@ async function readText(file: string): Promise<string> {
 }
 
 /** Open a dataset folder written by prepareDataset: card and tokenizer, checked. */
-export async function openDataset(dir: string): Promise<OpenedDataset> {
+export async function openPreparedDataset(dir: string): Promise<PreparedDataset> {
   const st = await fs.stat(dir).catch(() => undefined);
   if (!st) throw new CodecError('io', `${dir}: no such dataset folder`);
   if (!st.isDirectory()) throw new CodecError('invalid-argument', `${dir}: not a folder`);
@@ -87,7 +87,7 @@ export async function openDataset(dir: string): Promise<OpenedDataset> {
 
 /** Read one shard and its index; throws CodecError naming the file at the first problem. */
 export async function readShardWithIndex(
-  dataset: OpenedDataset,
+  dataset: PreparedDataset,
   shardFile: string,
   indexFile: string,
 ): Promise<DatasetSample[]> {
@@ -117,7 +117,7 @@ export async function readShardWithIndex(
 }
 
 /** Every sample of a split, in shard order. */
-export async function readSplit(dataset: OpenedDataset, split: Split): Promise<DatasetSample[]> {
+export async function readSplit(dataset: PreparedDataset, split: Split): Promise<DatasetSample[]> {
   const out: DatasetSample[] = [];
   for (const s of dataset.card.splits[split].shards) {
     const samples = await readShardWithIndex(dataset, s.file, s.index);

@@ -5,7 +5,7 @@
  *   tokens   `count` little-endian uint16 token ids
  *
  * so `np.memmap(file, dtype=np.uint16, mode='r', offset=1024)` reads the tokens. Each shard has
- * an index (`<shard>.idx.jsonl`, one sample per line) saying where each sequence starts.
+ * an index (`<shard>.index.jsonl`, one sample per line) saying where each sequence starts.
  */
 import { CodecError } from '@jpeglm/codec-tokenizer';
 

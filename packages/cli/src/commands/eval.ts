@@ -4,7 +4,7 @@ import {
   generateImages,
   heldOutBitsPerByte,
   jpegDecodeProblem,
-  openDataset,
+  openPreparedDataset,
   readSplit,
   type GeneratedImage,
 } from '@jpeglm/byte-lm';
@@ -119,7 +119,7 @@ export function register(program: Command): void {
       }
       let dataset;
       try {
-        dataset = await openDataset(opts.data);
+        dataset = await openPreparedDataset(opts.data);
       } catch (e) {
         if (isCodecError(e)) throw new UserError(e.message);
         throw e;
