@@ -162,6 +162,10 @@ export {
   generateClips,
 } from './video-generation.js';
 export {
+  SHARD_MAGIC,
+  SHARD_VERSION,
+  SHARD_HEADER_BYTES,
+  parseShardHeader,
   shardHeader,
   decodeShard,
   tokensToBytes,
@@ -210,3 +214,74 @@ export {
   heldOutBitsPerByte,
   jpegDecodeProblem,
 } from './dataset/evaluate.js';
+export {
+  type GradientRule,
+  type BackwardOptions,
+  GradContext,
+  GRADIENT_RULES,
+  backward,
+} from './train/autodiff.js';
+export { type ReopenedGraph, reopenGraph, promoteToFloat64 } from './train/graph-edit.js';
+export {
+  type AdamWSettings,
+  type TrainGraph,
+  type TrainGraphKind,
+  type TrainGraphOptions,
+  IGNORE_INDEX,
+  TRAIN_IO,
+  DEFAULT_ADAMW,
+  buildTrainGraph,
+  decayed,
+} from './train/train-graph.js';
+export {
+  type ShardFiles,
+  type TrainingData,
+  SHARD_INDEX_SUFFIX,
+  Shard,
+  locateTrainingData,
+} from './train/shards.js';
+export {
+  type Batch,
+  type DataPosition,
+  type PackOptions,
+  type LoaderOptions,
+  TokenStream,
+  BatchLoader,
+  packWindows,
+  validationBatches,
+  windowCount,
+} from './train/data.js';
+export { type LrSchedule, learningRate, checkSchedule } from './train/schedule.js';
+export {
+  type TrainingSessionOptions,
+  type OptimizerState,
+  type StepResult,
+  TrainingSession,
+} from './train/session.js';
+export {
+  type TrainConfig,
+  type ModelShape,
+  DEFAULT_TRAIN_CONFIG,
+  resolveTrainConfig,
+  modelConfigFor,
+  trainConfigToJson,
+} from './train/train-config.js';
+export {
+  type Checkpoint,
+  type DataFingerprint,
+  type TrainerProgress,
+  CHECKPOINT_DIR,
+  saveCheckpoint,
+  loadCheckpoint,
+  findCheckpoint,
+} from './train/checkpoint.js';
+export {
+  type TrainEvent,
+  type TrainOptions,
+  type TrainResult,
+  type OpenedTrainingData,
+  TRAIN_LOG_FILE,
+  train,
+  openTrainingData,
+  validate,
+} from './train/trainer.js';

@@ -172,6 +172,7 @@ export function buildTrainGraph(config: LlamaConfig, options: TrainGraphOptions)
     );
   }
   if (options.kind === 'gradients') {
+    // Identity here is cheap next to a forward and backward pass.
     params.forEach((p, i) => g.output(total[i], TRAIN_IO.updated(TRAIN_IO.gradAcc(p.name))));
     return { graph: g.build(), weights, kind: options.kind, accumulate };
   }
@@ -213,18 +214,26 @@ export function buildTrainGraph(config: LlamaConfig, options: TrainGraphOptions)
       const grad = total[i];
       const m = g.input(TRAIN_IO.adamM(p.name), 'float32', p.shape ?? []);
       const v = g.input(TRAIN_IO.adamV(p.name), 'float32', p.shape ?? []);
-      const m2 = g.add(g.mul(m, g.scalar(adamw.beta1)), g.mul(grad, g.scalar(1 - adamw.beta1)));
+      // The last node of each update writes the output name directly (no Identity copy).
+      const m2 = g.add(
+        g.mul(m, g.scalar(adamw.beta1)),
+        g.mul(grad, g.scalar(1 - adamw.beta1)),
+        TRAIN_IO.updated(m.name),
+      );
       const v2 = g.add(
         g.mul(v, g.scalar(adamw.beta2)),
         g.mul(g.mul(grad, grad), g.scalar(1 - adamw.beta2)),
+        TRAIN_IO.updated(v.name),
       );
       const denom = g.add(g.mul(g.sqrt(v2), invSqrtBc2), g.scalar(adamw.eps));
       const base =
         adamw.weightDecay > 0 && decay(p.name, p.shape as number[]) ? g.mul(p, shrink) : p;
-      const p2 = g.sub(base, g.mul(g.div(m2, denom), stepSize));
-      g.output(p2, TRAIN_IO.updated(p.name));
-      g.output(m2, TRAIN_IO.updated(m.name));
-      g.output(v2, TRAIN_IO.updated(v.name));
+      const p2 = g.op('Sub', [base, g.mul(g.div(m2, denom), stepSize)], {}, [
+        { dtype: 'float32', shape: p.shape, name: TRAIN_IO.updated(p.name) },
+      ])[0];
+      g.output(p2);
+      g.output(m2);
+      g.output(v2);
     });
   });
   return { graph: g.build(), weights, kind: options.kind, accumulate };
