@@ -1,0 +1,244 @@
+// JPEG validator (issue 3 sections 1 and 5; target >= 100 MB/s).
+//
+// 1. Speed: validateJpeg over the same files as the peers, in the same run: djpeg (full decode,
+//    one process per file, as a shell pipeline would use it) and libjpeg-turbo in-process
+//    (sharp, decode to raw RGB). MB/s of JPEG bytes, wall clock, plus our CPU time (the
+//    machine is shared, so CPU time is the steadier figure for our own code).
+// 2. Agreement: a corpus of corrupted cjpeg files (bit flips, byte substitutions, insertions,
+//    deletions, truncations, garbage tails; with and without restart markers). For each kind:
+//    how many djpeg flags (warning or failure), how many we flag, how many djpeg flags and we
+//    do not (must be 0), and what the validator reports for the ones only it flags.
+//
+// Usage: npx tsc -b && node benchmarks/jpeg-validate.mjs [--runs 7] [--images 24] [--corpus 3000]
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { validateJpeg } from '../packages/codec-tokenizer/dist/index.js';
+import { jpegLmCorpus } from './jpeg-decode.mjs';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const RUNS = arg('--runs', 7);
+const IMAGES = arg('--images', 24);
+const CORPUS = arg('--corpus', 3000);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function cjpegFrom(rgb, width, height, args) {
+  const ppm = Buffer.concat([Buffer.from(`P6\n${width} ${height}\n255\n`), rgb]);
+  const r = spawnSync('cjpeg', args, { input: ppm, maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`cjpeg: ${r.stderr}`);
+  return new Uint8Array(r.stdout);
+}
+
+/** A few large photo-like files (1024x1024, quality 85, no restart markers). */
+function largeCorpus() {
+  return [
+    'mandelbrot=size=1024x1024',
+    'testsrc2=size=1024x1024',
+    'gradients=size=1024x1024,noise=alls=20:allf=t',
+  ].map((src) => {
+    const r = spawnSync(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        src,
+        '-frames:v',
+        '1',
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'rgb24',
+        'pipe:1',
+      ],
+      {
+        maxBuffer: 1 << 26,
+      },
+    );
+    return cjpegFrom(r.stdout, 1024, 1024, ['-quality', '85', '-sample', '2x2', '-dct', 'int']);
+  });
+}
+
+async function speed(name, files) {
+  const bytes = files.reduce((n, f) => n + f.length, 0);
+  sharp.concurrency(1);
+  // Let V8 reach its optimising tier before timing anything (a second of validation).
+  for (const t = performance.now(); performance.now() - t < 1500;)
+    for (const f of files) validateJpeg(f);
+  const wall = { ours: [], oursCpu: [], djpeg: [], sharp: [] };
+  for (let run = 0; run <= RUNS; run++) {
+    const reps = Math.max(1, Math.round(2e6 / bytes));
+    let t = performance.now();
+    const cpu = process.cpuUsage();
+    for (let k = 0; k < reps; k++) for (const f of files) validateJpeg(f);
+    const used = process.cpuUsage(cpu);
+    const ours = (performance.now() - t) / reps;
+    t = performance.now();
+    for (const f of files)
+      spawnSync('djpeg', ['-dct', 'int', '-ppm', '-outfile', '/dev/null'], { input: f });
+    const dj = performance.now() - t;
+    t = performance.now();
+    for (const f of files) await sharp(f).raw().toBuffer();
+    const sh = performance.now() - t;
+    if (run === 0) continue; // warm-up
+    wall.ours.push(ours);
+    wall.oursCpu.push((used.user + used.system) / 1000 / reps);
+    wall.djpeg.push(dj);
+    wall.sharp.push(sh);
+  }
+  const mbs = (ms) => bytes / 1e6 / (ms / 1e3);
+  const ours = median(wall.ours);
+  console.log(
+    `\n${name}: ${files.length} files, ${(bytes / files.length).toFixed(0)} bytes on average; median of ${RUNS} runs`,
+  );
+  console.log('| | MB/s | ms/file | validator faster by |');
+  console.log('|---|---:|---:|---:|');
+  const row = (label, ms) =>
+    console.log(
+      `| ${label} | ${mbs(ms).toFixed(1)} | ${(ms / files.length).toFixed(3)} | ${(ms / ours).toFixed(1)}x |`,
+    );
+  row('ours: validateJpeg (wall clock)', ours);
+  row('ours: validateJpeg (CPU time)', median(wall.oursCpu));
+  row('djpeg -dct int, one process per file', median(wall.djpeg));
+  row('libjpeg-turbo in-process (sharp, decode to raw)', median(wall.sharp));
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function rng(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+const KINDS = [
+  'bit flip',
+  'byte substitution',
+  'insertion (1-4 bytes)',
+  'deletion (1-4 bytes)',
+  'truncation',
+  'garbage tail (1-64 bytes)',
+];
+
+function mutate(b, kind, next) {
+  const at = next() % b.length;
+  const junk = (n) => Uint8Array.from({ length: n }, () => next() & 255);
+  switch (kind) {
+    case 0: {
+      const out = b.slice();
+      out[at] ^= 1 << (next() % 8);
+      return out;
+    }
+    case 1: {
+      const out = b.slice();
+      out[at] = (out[at] + 1 + (next() % 255)) & 255;
+      return out;
+    }
+    case 2:
+      return concat(b.subarray(0, at), junk(1 + (next() % 4)), b.subarray(at));
+    case 3:
+      return concat(b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + (next() % 4))));
+    case 4:
+      return b.subarray(0, at);
+    default:
+      return concat(b, junk(1 + (next() % 64)));
+  }
+}
+
+function djpegComplains(jpeg) {
+  const r = spawnSync('djpeg', ['-ppm', '-outfile', '/dev/null'], { input: jpeg });
+  return r.status !== 0 || r.stderr.length > 0;
+}
+
+function agreement(bases) {
+  const next = rng(20261125);
+  const perKind = KINDS.map(() => ({ n: 0, djpeg: 0, ours: 0, missed: 0, onlyOurs: 0 }));
+  const onlyOursWhy = new Map();
+  for (let i = 0; i < CORPUS; i++) {
+    const kind = i % KINDS.length;
+    const bytes = mutate(bases[Math.floor(i / KINDS.length) % bases.length], kind, next);
+    const theirs = djpegComplains(bytes);
+    const report = validateJpeg(bytes);
+    const ours = report.verdict !== 'valid';
+    const k = perKind[kind];
+    k.n++;
+    if (theirs) k.djpeg++;
+    if (ours) k.ours++;
+    if (theirs && !ours) k.missed++;
+    if (ours && !theirs) {
+      k.onlyOurs++;
+      const why = [...new Set(report.problems.map((p) => p.kind))].join(' + ');
+      onlyOursWhy.set(why, (onlyOursWhy.get(why) ?? 0) + 1);
+    }
+  }
+  console.log(`\nCorruption corpus: ${CORPUS} files from ${bases.length} cjpeg files`);
+  console.log(
+    '| mutation | files | djpeg flags | validator flags | djpeg flags, validator not | validator only |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|');
+  const total = { n: 0, djpeg: 0, ours: 0, missed: 0, onlyOurs: 0 };
+  KINDS.forEach((name, i) => {
+    const k = perKind[i];
+    for (const key of Object.keys(total)) total[key] += k[key];
+    console.log(`| ${name} | ${k.n} | ${k.djpeg} | ${k.ours} | ${k.missed} | ${k.onlyOurs} |`);
+  });
+  console.log(
+    `| all | ${total.n} | ${total.djpeg} | ${total.ours} | ${total.missed} | ${total.onlyOurs} |`,
+  );
+  console.log('\nWhat the validator reports on the files only it flags:');
+  console.log('| problems | files |');
+  console.log('|---|---:|');
+  for (const [why, n] of [...onlyOursWhy].sort((a, b) => b[1] - a[1]))
+    console.log(`| ${why} | ${n} |`);
+}
+
+async function main() {
+  const canonical = jpegLmCorpus(IMAGES);
+  await speed('JPEG-LM form (256x256, quality 25, 4:2:0, RST after every MCU)', canonical);
+  await speed('1024x1024, quality 85, 4:2:0, no restart markers', largeCorpus());
+  // Bases for corruption: the JPEG-LM form, the same without restart markers, and with a
+  // restart marker every MCU row, at two qualities.
+  const bases = [];
+  for (const f of canonical.slice(0, 6)) {
+    const r = spawnSync('djpeg', ['-ppm'], { input: f, maxBuffer: 1 << 26 });
+    const m = /^P6\s+\d+\s+\d+\s+255\s/.exec(r.stdout.subarray(0, 20).toString('latin1'));
+    const rgb = r.stdout.subarray(m[0].length);
+    bases.push(f);
+    bases.push(cjpegFrom(rgb, 256, 256, ['-quality', '75', '-sample', '2x2', '-dct', 'int']));
+    bases.push(
+      cjpegFrom(rgb, 256, 256, [
+        '-quality',
+        '50',
+        '-sample',
+        '1x1',
+        '-restart',
+        '1',
+        '-dct',
+        'int',
+      ]),
+    );
+  }
+  agreement(bases);
+}
+
+await main();
