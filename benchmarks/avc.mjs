@@ -281,6 +281,7 @@ for (const [kind, corrupt] of Object.entries(KINDS)) {
     repairedClean: 0,
     concealed: 0,
     frames: 0,
+    skips: 0,
   };
   for (let v = 0; v < PER_KIND; v++) {
     const clip = clips[v % clips.length];
@@ -307,6 +308,7 @@ for (const [kind, corrupt] of Object.entries(KINDS)) {
       if (r.ok) {
         row.concealed += r.stats.concealedSlices;
         row.frames += r.stats.frames;
+        row.skips += r.stats.skipFrames;
       }
     } else if (val.verdict === 'rejected') row.rejected++;
   }
@@ -335,15 +337,15 @@ console.log(
 );
 console.log('\nRepair:\n');
 console.log(
-  '| corruption | repairable | rejected | repaired, 0 errors in both ffmpegs | mean concealed slices | mean frames kept |',
+  '| corruption | repairable | rejected | repaired, 0 errors in both ffmpegs | mean concealed slices | mean frames out | of which skip pictures |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   const m = (x) => (r.repairable ? (x / r.repairable).toFixed(1) : '-');
   console.log(
-    `| ${r.kind} | ${r.repairable} | ${r.rejected} | ${r.repairedClean} | ${m(r.concealed)} | ${m(r.frames)} |`,
+    `| ${r.kind} | ${r.repairable} | ${r.rejected} | ${r.repairedClean} | ${m(r.concealed)} | ${m(r.frames)} | ${m(r.skips)} |`,
   );
 }
 console.log(
-  `| **all** | ${sum('repairable')} | ${sum('rejected')} | ${sum('repairedClean')} | | |`,
+  `| **all** | ${sum('repairable')} | ${sum('rejected')} | ${sum('repairedClean')} | | | |`,
 );
