@@ -9,7 +9,7 @@ import {
   type GeneratedImage,
 } from '@jpeglm/byte-lm';
 import { decodeJpeg, isCodecError, type RgbImage } from '@jpeglm/codec-tokenizer';
-import { UserError } from '../errors.js';
+import { UserError, usageError } from '../errors.js';
 import { checkOutputFile } from '../input.js';
 import { writeFileAtomic, writeStdout } from '../io.js';
 import { openModel } from '../model-loader.js';
@@ -114,7 +114,7 @@ export function register(program: Command): void {
           ? undefined
           : parseIntegerOption('--max-tokens', opts.maxTokens, 1, 1 << 30);
       if (opts.grid !== undefined) {
-        if (samples === 0) throw new UserError('--grid needs --samples of at least 1', 3);
+        if (samples === 0) throw usageError('--grid needs --samples of at least 1');
         await checkOutputFile(opts.grid);
       }
       let dataset;
