@@ -274,6 +274,7 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   findCheckpoint,
+  checkpointTrainConfig,
 } from './train/checkpoint.js';
 export {
   type TrainEvent,

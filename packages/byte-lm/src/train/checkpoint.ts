@@ -266,3 +266,18 @@ export function checkResumable(
 function sumTokens(d: DataFingerprint): number {
   return d.shards.reduce((a, s) => a + s.tokens, 0);
 }
+
+/** The training config stored with a run's checkpoint (reads only trainer-state.json). */
+export async function checkpointTrainConfig(outDir: string): Promise<TrainConfig | undefined> {
+  const dir = await findCheckpoint(outDir);
+  if (!dir) return undefined;
+  const state = (await readJson(path.join(dir, 'trainer-state.json'))) as Record<string, unknown>;
+  if (state?.format !== TRAIN_STATE_FORMAT) {
+    corrupt(dir, 'trainer-state.json is not a jpeglm training state');
+  }
+  try {
+    return resolveTrainConfig(state.train_config);
+  } catch (e) {
+    throw new ModelError('corrupt', `${dir}: ${(e as Error).message}`);
+  }
+}

@@ -10,6 +10,7 @@ import { register as prep } from './prep.js';
 import { register as repair } from './repair.js';
 import { register as score } from './score.js';
 import { register as tokenize } from './tokenize.js';
+import { register as train } from './train.js';
 import { register as validate } from './validate.js';
 
 /**
@@ -31,4 +32,5 @@ export const commands: readonly RegisterCommand[] = [
   avc,
   prep,
   eval_,
+  train,
 ];
