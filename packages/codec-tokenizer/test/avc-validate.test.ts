@@ -86,6 +86,7 @@ describe('damage that repair undoes exactly', () => {
       expect(codes(v)).toContain('header-mismatch');
       // ffmpeg does not notice a changed SEI; without any SPS it cannot decode at all.
       expect(v.decodeErrors.length === 0).toBe(bad === flipped);
+      expect(v.decodableFrames).toBe(bad === flipped ? 15 : 0);
       const r = await avcRepair(bad, { header });
       expect(r.ok && avcSameBytes(r.stream, clip)).toBe(true);
     }

@@ -73,7 +73,7 @@ export async function avcValidate(
         (k) => (k === cuts.length ? stream : stream.subarray(0, cuts[k])),
         dopts,
       );
-      decodableFrames = bad === undefined ? cuts.length : bad.index;
+      decodableFrames = bad === undefined ? cuts.length : Math.max(0, bad.index);
       if (bad !== undefined) {
         issues.push({
           code: 'decode-error',
