@@ -162,6 +162,13 @@ export class OnnxCausalLM implements CausalLM {
     if (typeof file === 'string') {
       const st = await fs.stat(file).catch(() => undefined);
       if (!st || !st.isFile()) throw new ModelError('io', `${file}: no such ONNX file`);
+      // One protobuf message cannot exceed 2 GiB; refuse before reading anything larger.
+      if (st.size >= 2 ** 31) {
+        throw new ModelError(
+          'too-large',
+          `${file}: ${st.size} bytes is more than an ONNX protobuf can hold`,
+        );
+      }
       bytes = new Uint8Array(await fs.readFile(file));
     } else {
       bytes = file;
