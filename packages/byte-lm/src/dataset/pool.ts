@@ -15,14 +15,16 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
+const IN_FLIGHT = 2;
+
 /** The compiled worker; absent when running from TypeScript sources (tests use workers = 0). */
 export const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 export class SamplePool {
   private readonly workers: Worker[] = [];
-  private readonly idle: Worker[] = [];
   private readonly queue: Pending[] = [];
-  private readonly running = new Map<Worker, Pending>();
+  /** Tasks sent to each worker, in order; a worker answers in any order, by id. */
+  private readonly running = new Map<Worker, Map<number, Pending>>();
   private readonly local: SampleProcessor | undefined;
   private nextId = 0;
   private failure: unknown;
@@ -44,16 +46,16 @@ export class SamplePool {
     }
     for (let i = 0; i < workers; i++) {
       const w = new Worker(file, { workerData: setup });
+      const tasks = new Map<number, Pending>();
       w.on('message', (msg: { id: number; result: SampleResult }) => {
-        const p = this.running.get(w);
-        this.running.delete(w);
-        if (p && p.id === msg.id) p.resolve(msg.result);
-        this.idle.push(w);
+        const p = tasks.get(msg.id);
+        tasks.delete(msg.id);
+        p?.resolve(msg.result);
         this.pump();
       });
       w.on('error', (e) => this.fail(e));
       this.workers.push(w);
-      this.idle.push(w);
+      this.running.set(w, tasks);
     }
   }
 
@@ -66,20 +68,28 @@ export class SamplePool {
     });
   }
 
+  /**
+   * Keep IN_FLIGHT tasks at each worker, so it reads the next file while sharp decodes the
+   * current one, and never waits for a round trip through the main thread.
+   */
   private pump(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const w = this.idle.pop() as Worker;
-      const p = this.queue.shift() as Pending;
-      this.running.set(w, p);
-      w.postMessage({ id: p.id, task: p.task });
+    for (const [w, tasks] of this.running) {
+      while (tasks.size < IN_FLIGHT && this.queue.length > 0) {
+        const p = this.queue.shift() as Pending;
+        tasks.set(p.id, p);
+        w.postMessage({ id: p.id, task: p.task });
+      }
     }
   }
 
   private fail(e: unknown): void {
     this.failure = e;
-    for (const p of [...this.queue, ...this.running.values()]) p.reject(e);
+    for (const p of this.queue) p.reject(e);
+    for (const tasks of this.running.values()) {
+      for (const p of tasks.values()) p.reject(e);
+      tasks.clear();
+    }
     this.queue.length = 0;
-    this.running.clear();
   }
 
   async close(): Promise<void> {
