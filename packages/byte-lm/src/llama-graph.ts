@@ -553,21 +553,21 @@ function fusedOps(
         ? g.skipSimplifiedLayerNorm(delta, x, param(weight), c.rmsNormEps)
         : [g.simplifiedLayerNorm(x, param(weight), c.rmsNormEps), x],
     qkvHeads: (h, i, out) => {
-      // One matmul for q|k|v, one RotaryEmbedding for the q|k heads, one transpose for all.
+      // One matmul for q|k|v, one transpose to heads, one RotaryEmbedding for the q|k heads.
       const n = names(i);
       const qkv = projection(h, [n.q, n.k, n.v], `layers.${i}.self_attn.qkv_proj`);
-      const [qk, v] = g.split(qkv, -1, [(nh + nkv) * D, nkv * D]);
-      const rotated = g.rotaryEmbedding(qk, positionIds, cosCache, sinCache);
-      const heads = g.transpose(
-        g.reshape(g.concat([rotated, v], -1), [0, 0, nh + 2 * nkv, D]),
-        [0, 2, 1, 3],
-      );
+      const heads = g.transpose(g.reshape(qkv, [0, 0, nh + 2 * nkv, D]), [0, 2, 1, 3]);
       const shape = (count: number): Dim[] | undefined =>
         heads.shape ? [heads.shape[0], count, heads.shape[2], D] : undefined;
-      const [q, k, vh] = g.op('Split', [heads, g.int64s([nh, nkv, nkv])], { axis: attr.int(1) }, [
+      const [qk, vh] = g.op('Split', [heads, g.int64s([nh + nkv, nkv])], { axis: attr.int(1) }, [
+        { dtype: 'float32', shape: shape(nh + nkv) },
+        { dtype: 'float32', shape: shape(nkv), name: out.value },
+      ]);
+      // [B, heads, S, D] input: RotaryEmbedding's "transposed" layout.
+      const rotated = g.rotaryEmbedding(qk, positionIds, cosCache, sinCache);
+      const [q, k] = g.op('Split', [rotated, g.int64s([nh, nkv])], { axis: attr.int(1) }, [
         { dtype: 'float32', shape: shape(nh) },
         { dtype: 'float32', shape: shape(nkv), name: out.key },
-        { dtype: 'float32', shape: shape(nkv), name: out.value },
       ]);
       return { q, k, v: vh };
     },
