@@ -113,6 +113,14 @@ export interface AcTable {
   readonly leafOk: Uint8Array;
   /** Every k <= uniformK behaves exactly like k = 1 (same alive/leafOk rows). */
   readonly uniformK: number;
+  /**
+   * Per node (AC Huffman state) and per magnitude bits left (AC magnitude state, index 1..10):
+   * the largest k from which one byte cannot carry the index past uniformK. States that differ
+   * only in a k at or below it behave identically for a whole byte, so they share a mask.
+   * 0 where no k qualifies.
+   */
+  readonly nodeKShare: Uint8Array;
+  readonly magKShare: Uint8Array;
 }
 
 function validAcSymbol(sym: number): boolean {
@@ -195,15 +203,28 @@ function buildAcTable(spec: HuffmanSpec, id: number): AcTable {
     return true;
   };
   while (uniformK < LAST_K && same(uniformK + 1)) uniformK++;
-  return { tree, alive, leafOk, uniformK };
+  const adv = maxAdvance(tree, 8);
+  const share = (a: number): number => Math.max(0, uniformK - a);
+  return {
+    tree,
+    alive,
+    leafOk,
+    uniformK,
+    nodeKShare: Uint8Array.from(adv.fromNode, share),
+    magKShare: Uint8Array.from(adv.fromMagnitude, share),
+  };
 }
 
 /**
  * The largest k advance (sum of run + 1 per coefficient, 16 per ZRL) that `bits` bits can make
- * from any AC state: bounds how far ahead within one byte the coefficient index can move.
+ * from each AC state (per tree node, and per magnitude bits left 1..10): bounds how far ahead
+ * within one byte the coefficient index can move.
  */
-function maxAdvance(table: AcTable, bits: number): number {
-  const { child, nodeCount } = table.tree;
+function maxAdvance(
+  tree: HuffmanTree,
+  bits: number,
+): { fromNode: number[]; fromMagnitude: number[] } {
+  const { child, nodeCount } = tree;
   const memo = new Map<number, number>();
   const fromNode = (node: number, n: number): number => {
     if (n === 0) return 0;
@@ -225,10 +246,12 @@ function maxAdvance(table: AcTable, bits: number): number {
     return best;
   };
   const fromMagnitude = (m: number, n: number): number => (n <= m ? 0 : fromNode(0, n - m));
-  let best = 0;
-  for (let node = 0; node < nodeCount; node++) best = Math.max(best, fromNode(node, bits));
-  for (let m = 1; m <= MAX_AC_CATEGORY; m++) best = Math.max(best, fromMagnitude(m, bits));
-  return best;
+  return {
+    fromNode: Array.from({ length: nodeCount }, (_, node) => fromNode(node, bits)),
+    fromMagnitude: Array.from({ length: MAX_AC_CATEGORY + 1 }, (_, m) =>
+      m === 0 ? LAST_K : fromMagnitude(m, bits),
+    ),
+  };
 }
 
 /** What the grammar needs to know about one scan: its block layout, trees and MCU counts. */
@@ -243,12 +266,6 @@ export interface ScanAutomaton {
   readonly components: number;
   readonly mcuCount: number;
   readonly restartInterval: number;
-  /**
-   * Coefficient indices k <= kLow lead, within one byte, only to k values where every table
-   * behaves as at k = 1; grammar states that differ only in such k share their byte masks.
-   * 0 disables the sharing.
-   */
-  readonly kLow: number;
 }
 
 export interface ScanStructure {
@@ -324,8 +341,6 @@ export function buildScanAutomaton(s: ScanStructure): ScanAutomaton {
     const g = geometry.components[scan[0].componentIndex];
     mcuCount = g.blocksWide * g.blocksHigh;
   }
-  let kLow = LAST_K;
-  for (const t of ac) kLow = Math.min(kLow, t.uniformK - maxAdvance(t, 8));
   return {
     blockDc: Uint8Array.from(blockDc),
     blockAc: Uint8Array.from(blockAc),
@@ -336,7 +351,6 @@ export function buildScanAutomaton(s: ScanStructure): ScanAutomaton {
     components: scan.length,
     mcuCount,
     restartInterval: ri,
-    kLow: Math.max(0, kLow),
   };
 }
 

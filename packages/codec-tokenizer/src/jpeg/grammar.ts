@@ -235,6 +235,11 @@ export class JpegGrammar implements ByteGrammar {
     return this.a.mcuCount;
   }
 
+  /** Byte masks cached so far for this structure (shared by all its grammars). */
+  get cachedMasks(): number {
+    return this.core.cache.size;
+  }
+
   /** Bytes accepted so far. */
   get offset(): number {
     return this.state.offset;
@@ -359,16 +364,26 @@ export class JpegGrammar implements ByteGrammar {
         break;
       case AC_HUFF:
         nodeOrMag = st.node;
-        k = st.k <= this.a.kLow ? this.a.kLow : st.k;
+        k = this.sharedK(st);
         zrl = st.zrl;
         break;
       default: // AC_MAG
         nodeOrMag = st.magLeft;
-        k = st.k <= this.a.kLow ? this.a.kLow : st.k;
+        k = this.sharedK(st);
     }
     return (
       st.phase + 8 * (nodeOrMag + 512 * (k + 128 * (zrl + 2 * (st.lastInInterval + 2 * st.b))))
     );
+  }
+
+  /**
+   * The coefficient index that stands for st.k in the cache key: every k up to the state's
+   * share limit behaves alike for one byte (see AcTable.nodeKShare), so they map to the limit.
+   */
+  private sharedK(st: GrammarState): number {
+    const t = this.a.ac[this.a.blockAc[st.b]];
+    const limit = st.phase === AC_HUFF ? t.nodeKShare[st.node] : t.magKShare[st.magLeft];
+    return st.k <= limit ? limit : st.k;
   }
 
   private buildEntry(key: number): MaskEntry {
@@ -377,7 +392,7 @@ export class JpegGrammar implements ByteGrammar {
     s.copyFrom(st);
     s.isStatic = 1;
     s.lastUnknown = 0;
-    if (st.phase === AC_HUFF || st.phase === AC_MAG) s.k = st.k <= this.a.kLow ? this.a.kLow : st.k;
+    if (st.phase === AC_HUFF || st.phase === AC_MAG) s.k = this.sharedK(st);
     s.pred.fill(0);
     const mask = new Uint8Array(256);
     this.enumerate(mask);
@@ -397,29 +412,32 @@ export class JpegGrammar implements ByteGrammar {
 
   /**
    * The fate of all 256 bytes from the SCAN state in stack[0]: out[v] = OK, DEAD or DYNAMIC.
-   * Walks the bit tree depth-first, so prefixes shared by many bytes are stepped once (at most
-   * 510 bit steps instead of 2048) and a dead or dynamic prefix settles its whole subtree.
+   * Walks the bytes in order keeping stack[d] = the state after the first d bits of v, so a
+   * prefix shared by many bytes is stepped once (at most 510 bit steps instead of 2048) and a
+   * dead or dynamic prefix settles its whole range of bytes at once.
    */
   private enumerate(out: Uint8Array): void {
+    const stack = this.stack;
     out.fill(DEAD);
-    this.visit(0, 0, out);
-  }
-
-  private visit(depth: number, prefix: number, out: Uint8Array): void {
-    const parent = this.stack[depth];
-    const child = this.stack[depth + 1];
-    for (let bit = 0; bit < 2; bit++) {
-      child.copyFrom(parent);
-      const r = this.step(child, bit);
-      const p = (prefix << 1) | bit;
-      if (r === OK) {
-        // A byte that ends in the padding moves on to the marker; any complete byte is fine.
-        if (depth === 7) out[p] = OK;
-        else this.visit(depth + 1, p, out);
-      } else if (r === DYNAMIC) {
-        const span = 1 << (7 - depth);
-        out.fill(DYNAMIC, p * span, p * span + span);
+    let v = 0;
+    let depth = 0;
+    for (;;) {
+      let r = OK;
+      while (depth < 8) {
+        const child = stack[depth + 1];
+        child.copyFrom(stack[depth]);
+        r = this.step(child, (v >> (7 - depth)) & 1);
+        if (r !== OK) break;
+        depth++;
       }
+      // v's bits below the failing one are 0, so v starts the range of bytes it settles.
+      const span = depth === 8 ? 1 : 1 << (7 - depth);
+      if (r === OK) out[v] = OK;
+      else if (r === DYNAMIC) out.fill(DYNAMIC, v, v + span);
+      const next = v + span;
+      if (next > 255) return;
+      depth = Math.clz32(v ^ next) - 24; // bits shared with v: their states are still valid
+      v = next;
     }
   }
 
