@@ -127,7 +127,8 @@ export function register(program: Command): void {
               }
               progress = new Progress({ total: p.todo, unit: 'files', label: 'prep' });
             }
-            progress.tick(p.done - shown, `${p.rejects} rejects`);
+            // The first report (nothing done yet) only sets the stage.
+            if (p.done > shown) progress.tick(p.done - shown, `${p.rejects} rejects`);
             shown = p.done;
           },
         });
