@@ -245,6 +245,9 @@ describe('prepareDataset', () => {
     mkdirSync(foreign);
     writeFileSync(path.join(foreign, 'notes.txt'), 'mine');
     await expect(prepareDataset(base('foreign'))).rejects.toThrow(/not empty and holds no dataset/);
+    await expect(
+      prepareDataset({ ...base('x'), out: path.join(images, 'cat', 'data') }),
+    ).rejects.toThrow(/output folder is inside the input folder/);
     await expect(prepareDataset(base('x2', { valFraction: 1 }))).rejects.toThrow(/val fraction/);
     await expect(
       prepareDataset(base('x3', { source: { kind: 'folder', path: path.join(root, 'nope') } })),

@@ -374,6 +374,16 @@ export async function prepareDataset(options: PrepOptions): Promise<DatasetCard>
   const { valFraction, chunkSize, shardTokens } = checkOptions(options);
   const { out, profile } = options;
   const warn = options.onWarning ?? (() => undefined);
+  if (options.source.kind === 'folder') {
+    // Inside the input tree, the outputs of a first run would be inputs of the rerun.
+    const rel = path.relative(path.resolve(options.source.path), path.resolve(out));
+    if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+      throw new CodecError(
+        'invalid-argument',
+        `${out}: the output folder is inside the input folder ${options.source.path}; put it elsewhere`,
+      );
+    }
+  }
   const listing = await listInputs(options.source);
   for (const d of listing.emptyClassFolders)
     warn(`class folder ${d} holds no files; no class made`);
