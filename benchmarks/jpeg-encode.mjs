@@ -5,6 +5,8 @@
 //   - sharp (libvips + libjpeg-turbo, native) from raw RGB with optimiseCoding and mozjpeg off.
 //     libvips writes no restart markers; each call also pays sharp's pipeline set-up.
 // Medians over several runs, runs interleaved between the encoders so they share machine noise.
+// Wall-clock time and process CPU time (all threads) are both reported: on a shared machine the
+// CPU time is the steadier figure; sharp may use more than one thread per call.
 //
 // Usage: npx tsc -b && node benchmarks/jpeg-encode.mjs [--runs 9] [--iterations 200] [FILE.ppm ...]
 // Without files two deterministic sets of 256x256 images are timed: "photo-like" (first frames of
@@ -137,10 +139,14 @@ function contendersFor(images) {
   ];
 }
 
+/** Wall-clock and process CPU time (all threads, user + system) per image, in ms. */
 async function timeRun(contender, count, iterations) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let k = 0; k < iterations; k++) await contender.run(k % count);
-  return (performance.now() - t0) / iterations;
+  const wall = (performance.now() - t0) / iterations;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 / iterations };
 }
 
 const median = (xs) => {
@@ -168,18 +174,28 @@ for (const { name, images } of sets) {
       samples[c].push(await timeRun(contenders[c], images.length, n));
     }
   }
-  const medians = samples.map(median);
+  const wall = samples.map((runs) => median(runs.map((r) => r.wall)));
+  const cpuTime = samples.map((runs) => median(runs.map((r) => r.cpu)));
   console.log('');
   console.log(`${name}: ${images.map((i) => i.name).join(', ')}`);
   console.log('');
-  console.log('| encoder | ms/image (median) | min..max of runs | mean bytes | time / jpeglm |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log(
+    '| encoder | wall ms/image (median) | min..max of runs | CPU ms/image (median) | mean bytes | wall / jpeglm | CPU / jpeglm |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (let c = 0; c < contenders.length; c++) {
     let bytes = 0;
     for (let i = 0; i < images.length; i++) bytes += await contenders[c].run(i);
-    const s = samples[c];
+    const ws = samples[c].map((r) => r.wall);
     console.log(
-      `| ${contenders[c].name} | ${medians[c].toFixed(3)} | ${Math.min(...s).toFixed(3)}..${Math.max(...s).toFixed(3)} | ${Math.round(bytes / images.length)} | ${(medians[c] / medians[0]).toFixed(2)} |`,
+      `| ${contenders[c].name} | ${wall[c].toFixed(3)} | ${Math.min(...ws).toFixed(3)}..${Math.max(...ws).toFixed(3)} | ${cpuTime[c].toFixed(3)} | ${Math.round(bytes / images.length)} | ${(wall[c] / wall[0]).toFixed(2)} | ${(cpuTime[c] / cpuTime[0]).toFixed(2)} |`,
     );
   }
 }
+console.log('');
+console.log(
+  `load average at the end: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
