@@ -348,23 +348,32 @@ function decodeMcus(
       const plane = planes[ci];
       const base = blk << 6;
 
-      // DC coefficient: a magnitude category, then that many bits (T.81 F.2.2.1).
-      while (cnt <= 24) {
-        let byte = 0;
-        if (!ended) {
-          if (pos < n) {
-            byte = data[pos];
-            if (byte !== 0xff) pos++;
-            else if (pos + 1 < n && data[pos + 1] === 0) pos += 2;
-            else {
-              byte = 0;
-              ended = true;
+      // DC coefficient: a magnitude category, then that many bits (T.81 F.2.2.1). The fast
+      // tables need at most LOOKAHEAD_BITS bits; other paths top up again before magnitudes.
+      if (cnt < 16) {
+        if (!ended && pos + 1 < n && data[pos] !== 0xff && data[pos + 1] !== 0xff) {
+          bits = (bits << 16) | (data[pos] << 8) | data[pos + 1];
+          pos += 2;
+          cnt += 16;
+        } else {
+          while (cnt <= 24) {
+            let byte = 0;
+            if (!ended) {
+              if (pos < n) {
+                byte = data[pos];
+                if (byte !== 0xff) pos++;
+                else if (pos + 1 < n && data[pos + 1] === 0) pos += 2;
+                else {
+                  byte = 0;
+                  ended = true;
+                }
+              } else ended = true;
             }
-          } else ended = true;
+            if (ended) phantom += 8;
+            bits = (bits << 8) | byte;
+            cnt += 8;
+          }
         }
-        if (ended) phantom += 8;
-        bits = (bits << 8) | byte;
-        cnt += 8;
       }
       const dcT = dcTabs[ci];
       const peekDc = (bits >>> (cnt - LOOKAHEAD_BITS)) & LOOKAHEAD_MASK;
@@ -442,22 +451,30 @@ function decodeMcus(
       let nz = 0;
       let afterZrl = false;
       while (k < 64) {
-        while (cnt <= 24) {
-          let byte = 0;
-          if (!ended) {
-            if (pos < n) {
-              byte = data[pos];
-              if (byte !== 0xff) pos++;
-              else if (pos + 1 < n && data[pos + 1] === 0) pos += 2;
-              else {
-                byte = 0;
-                ended = true;
+        if (cnt < 16) {
+          if (!ended && pos + 1 < n && data[pos] !== 0xff && data[pos + 1] !== 0xff) {
+            bits = (bits << 16) | (data[pos] << 8) | data[pos + 1];
+            pos += 2;
+            cnt += 16;
+          } else {
+            while (cnt <= 24) {
+              let byte = 0;
+              if (!ended) {
+                if (pos < n) {
+                  byte = data[pos];
+                  if (byte !== 0xff) pos++;
+                  else if (pos + 1 < n && data[pos + 1] === 0) pos += 2;
+                  else {
+                    byte = 0;
+                    ended = true;
+                  }
+                } else ended = true;
               }
-            } else ended = true;
+              if (ended) phantom += 8;
+              bits = (bits << 8) | byte;
+              cnt += 8;
+            }
           }
-          if (ended) phantom += 8;
-          bits = (bits << 8) | byte;
-          cnt += 8;
         }
         const peek = (bits >>> (cnt - LOOKAHEAD_BITS)) & LOOKAHEAD_MASK;
         const f = fast[peek];
@@ -539,6 +556,23 @@ function decodeMcus(
           err = cnt < phantom ? ERR_OVERRUN : ERR_AC_SYMBOL;
           detail = sym;
           break mcus;
+        }
+        while (cnt < size) {
+          let byte = 0;
+          if (!ended) {
+            if (pos < n) {
+              byte = data[pos];
+              if (byte !== 0xff) pos++;
+              else if (pos + 1 < n && data[pos + 1] === 0) pos += 2;
+              else {
+                byte = 0;
+                ended = true;
+              }
+            } else ended = true;
+          }
+          if (ended) phantom += 8;
+          bits = (bits << 8) | byte;
+          cnt += 8;
         }
         k += run;
         if (k > 63) {
@@ -839,14 +873,28 @@ class ScanWalker {
         }
         if (isRst(code)) {
           const mark = this.problems.length;
-          const hasData = segmentInterval === s + c - 1;
-          const next = this.nextInterval(s, c, code - Marker.RST0, at, hasData);
-          if (this.jumpedForward && hasData) {
-            // RSTn ends interval n: the bytes before it are that interval's, not the expected one's.
+          // What the bytes before the marker were: nothing, one clean interval, or damage.
+          const before =
+            segmentInterval !== s + c - 1
+              ? 'none'
+              : this.intervalIntact(segmentInterval)
+                ? 'clean'
+                : 'damaged';
+          const next = this.nextInterval(s, c, code - Marker.RST0, at, before);
+          if (this.jumpedForward && before === 'clean') {
+            // Whole intervals went missing, markers and all. RSTn ends interval n, so the clean
+            // bytes before it are interval next - 1, not the one expected.
             const wrongRst = this.problems.slice(mark);
             this.problems.length = lastMark;
             this.problems.push(...wrongRst);
             this.redecode(segmentInterval, next - 1, lastStart);
+          } else if (this.jumpedForward && before === 'damaged') {
+            // Damaged bytes where markers should be: the intervals up to this marker had their
+            // data there, undecodable.
+            for (let iv = s + c; iv < next; iv++) {
+              const from = this.firstMcu(iv);
+              this.setStatus(from, from + this.mcusIn(iv), MCU_DAMAGED);
+            }
           }
           if (next === SPURIOUS) {
             // The bytes up to the next marker still belong to the interval before this one.
@@ -907,6 +955,13 @@ class ScanWalker {
       }
     }
     reader.skipToMarker();
+  }
+
+  private intervalIntact(iv: number): boolean {
+    const first = this.firstMcu(iv);
+    return (
+      this.status[first] === MCU_INTACT && this.status[first + this.mcusIn(iv) - 1] === MCU_INTACT
+    );
   }
 
   private damageInterval(iv: number): void {
@@ -998,7 +1053,13 @@ class ScanWalker {
    * number (the next one follows on), and the smallest jump back (intervals decoded from
    * bytes after a lost marker were bogus) or forward (intervals are missing) that fits.
    */
-  private nextInterval(s: number, c: number, n: number, offset: number, hasData: boolean): number {
+  private nextInterval(
+    s: number,
+    c: number,
+    n: number,
+    offset: number,
+    before: 'none' | 'clean' | 'damaged',
+  ): number {
     const intervals = this.ctx.layout.intervalCount;
     const a = s + c;
     const expected = (a - 1) & 7;
@@ -1038,10 +1099,12 @@ class ScanWalker {
     let message = `found RST${n} where RST${expected} was expected (offset ${offset})`;
     if (chosen > a) {
       this.jumpedForward = true;
-      // With data before the marker, that data is interval chosen - 1 (RSTn ends interval n).
-      const from = hasData ? a - 1 : a;
-      const to = chosen - (hasData ? 2 : 1);
-      message += `; restart intervals ${from}..${to} (MCUs ${this.firstMcu(from)}..${this.firstMcu(to + 1) - 1}) are missing`;
+      // Clean data before the marker is interval chosen - 1 (RSTn ends interval n); damaged
+      // data may hold any of the intervals up to it; no data: they are all missing.
+      const from = before === 'clean' ? a - 1 : a;
+      const to = chosen - (before === 'clean' ? 2 : 1);
+      const state = before === 'damaged' ? 'damaged (their markers are gone)' : 'missing';
+      message += `; restart intervals ${from}..${to} (MCUs ${this.firstMcu(from)}..${this.firstMcu(to + 1) - 1}) are ${state}`;
     } else if (chosen < a) {
       // The intervals decoded after a supposedly lost marker were bytes of no interval: the
       // interval they followed had extra data, and they will be decoded from their own data.
