@@ -317,6 +317,75 @@ describe('lower-level API composes to the same file', () => {
   });
 });
 
+describe('entropy coding of arbitrary coefficients', () => {
+  /**
+   * Random in-range coefficients: mostly zeros with long runs (ZRL), some blocks full of
+   * +-1023, DC values anywhere in -1023..1023 (differences up to 2046).
+   */
+  function randomCoefficients(
+    frame: FrameHeader,
+    seed: number,
+  ): ReturnType<typeof forwardTransform> {
+    const next = mulberry32(seed);
+    const tables = createStandardTables(50);
+    const coefficients = forwardTransform(
+      flatImage(frame.width, frame.height, [0, 0, 0]),
+      frame,
+      tables.quant as Uint16Array[],
+    );
+    for (const plane of coefficients.planes) {
+      for (let o = 0; o < plane.length; o += 64) {
+        const kind = next() % 6;
+        plane[o] = (next() % 2047) - 1023;
+        for (let i = 1; i < 64; i++) {
+          let v = 0;
+          if (kind === 0) v = next() & 1 ? 1023 : -1023;
+          else if (kind === 1)
+            v = i === 63 ? 1 : 0; // three ZRLs, then the last coefficient
+          else if (kind === 2) v = next() % 9 === 0 ? (next() % 2047) - 1023 : 0;
+          else if (kind === 3) v = next() % 3 === 0 ? (next() % 7) - 3 : 0;
+          plane[o + i] = v;
+        }
+      }
+    }
+    return coefficients;
+  }
+
+  it('libjpeg reads our scans back to the same coefficients (jpegtran re-encodes them identically)', () => {
+    // jpegtran regenerates dummy blocks (jctrans.c), so 4:2:0 sizes are whole MCUs here; dummy
+    // blocks are covered by the cjpeg comparisons above.
+    const frames = [
+      createCanonicalFrame(32, 48, '4:2:0'),
+      createCanonicalFrame(48, 16, '4:2:0'),
+      createCanonicalFrame(20, 12, '4:4:4'),
+      createCanonicalFrame(17, 9, '4:4:4'),
+    ];
+    const tables = createStandardTables(50);
+    let seed = 1;
+    for (const frame of frames) {
+      for (const restart of [0, 1, 3]) {
+        const coefficients = randomCoefficients(frame, seed++);
+        const file = new Uint8Array([
+          ...writeJpegHeaders(frame, tables, CANONICAL_SCAN, restart),
+          ...encodeScanData(coefficients, CANONICAL_SCAN, tables, restart),
+          0xff,
+          Marker.EOI,
+        ]);
+        const result = spawnSync('jpegtran', ['-copy', 'none', '-restart', `${restart}B`], {
+          input: file,
+        });
+        expect(result.status, result.stderr.toString()).toBe(0);
+        expectSameAsCjpeg(
+          `${frame.width}x${frame.height}`,
+          file,
+          result.stdout,
+          `jpegtran R${restart}`,
+        );
+      }
+    }
+  });
+});
+
 describe('encoder reuse', () => {
   it('one JpegEncoder gives the same bytes as fresh encoders across sizes and contents', () => {
     const encoder = new JpegEncoder({ quality: 40, restartInterval: 1 });
