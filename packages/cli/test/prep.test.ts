@@ -210,7 +210,8 @@ describe('jpeglm prep', () => {
         3,
         /--workers must be an integer from 1 to 256/,
       ],
-      [['prep', input, '--out', input], 2, /not empty and holds no dataset/],
+      [['prep', input, '--out', input], 2, /the output folder is inside the input folder/],
+      [['prep', input, '--out', dir], 2, /not empty and holds no dataset/],
       [
         ['prep', input, '--out', path.join(dir, 'ref'), ...COMMON, '--val-fraction', '0.5'],
         2,

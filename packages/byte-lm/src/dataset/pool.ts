@@ -28,6 +28,7 @@ export class SamplePool {
   private readonly local: SampleProcessor | undefined;
   private nextId = 0;
   private failure: unknown;
+  private closing = false;
 
   constructor(setup: SampleSetup, workers: number) {
     if (!(Number.isInteger(workers) && workers >= 0 && workers <= 256)) {
@@ -54,6 +55,10 @@ export class SamplePool {
         this.pump();
       });
       w.on('error', (e) => this.fail(e));
+      // A worker that dies without an error event (killed, out of memory) must not hang the run.
+      w.on('exit', (code) => {
+        if (!this.closing) this.fail(new Error(`prep worker thread exited (code ${code})`));
+      });
       this.workers.push(w);
       this.running.set(w, tasks);
     }
@@ -83,7 +88,7 @@ export class SamplePool {
   }
 
   private fail(e: unknown): void {
-    this.failure = e;
+    this.failure ??= e;
     for (const p of this.queue) p.reject(e);
     for (const tasks of this.running.values()) {
       for (const p of tasks.values()) p.reject(e);
@@ -93,6 +98,7 @@ export class SamplePool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
