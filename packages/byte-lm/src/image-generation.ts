@@ -20,17 +20,22 @@ import {
   type ScanStructure,
 } from '@jpeglm/codec-tokenizer';
 import type { CausalLM } from './causal-lm.js';
+import {
+  checkVocabulary,
+  conditionedPrompt,
+  generateConditioned,
+} from './conditioned-generation.js';
 import { GrammarMaskProcessor } from './constraint.js';
-import { generate, type FinishReason, type GenerationStats } from './generate.js';
+import type { FinishReason, GenerationStats } from './generate.js';
 import {
   ByteTokensOnlyProcessor,
-  ClassifierFreeGuidanceProcessor,
   EndOfImageProcessor,
   tokenBytes,
-  type LogitsProcessor,
   type MergeTokens,
 } from './logits-processors.js';
-import { createSampling, type SamplingOptions } from './samplers.js';
+import type { SamplingOptions } from './samplers.js';
+
+export { checkVocabulary } from './conditioned-generation.js';
 
 /** Frame, tables, restart interval and scan of every canonical file of `profile`. */
 export function profileScanStructure(profile: CanonicalJpegProfile): ScanStructure {
@@ -55,17 +60,6 @@ export function tokenizerMerges(tokenizer: JpegTokenizer): MergeTokens | undefin
     bytes.push(tokenizer.tokenBytes(id) as Uint8Array);
   }
   return { first: tokenizer.firstMergeId, bytes };
-}
-
-/** Refuse a model and tokenizer that do not share one vocabulary. */
-export function checkVocabulary(model: CausalLM, tokenizer: JpegTokenizer): void {
-  if (model.vocabSize !== tokenizer.vocabSize) {
-    throw new CodecError(
-      'invalid-argument',
-      `the model has ${model.vocabSize} tokens but its tokenizer has ${tokenizer.vocabSize} ` +
-        `(${tokenizer.classes.length} classes${tokenizer.bpe ? ', BPE' : ''}): they do not belong together`,
-    );
-  }
 }
 
 export interface ImagePrompt {
@@ -130,7 +124,6 @@ export async function generateImages(
 
   const grammars = constrain ? prompts.map(() => profileGrammar(profile)) : undefined;
   const promptIds: number[][] = [];
-  const nullIds: number[][] = [];
   prompts.forEach((p, i) => {
     const body = p.body ?? new Uint8Array(0);
     if (grammars) {
@@ -146,40 +139,21 @@ export async function generateImages(
         throw new CodecError('invalid-argument', `prompt ${i} is already a whole image`);
       }
     }
-    const bodyIds = Array.from(tokenizer.encodeBody(body));
-    promptIds.push([tokenizer.bos, tokenizer.classId(p.classLabel), ...bodyIds]);
-    nullIds.push([tokenizer.bos, tokenizer.nullClass, ...bodyIds]);
+    promptIds.push(conditionedPrompt(tokenizer, p.classLabel, tokenizer.encodeBody(body)));
   });
 
-  const guided = options.cfgScale !== undefined;
-  const sampling = createSampling(options.sampling);
-  const processors: LogitsProcessor[] = [];
-  if (guided) processors.push(new ClassifierFreeGuidanceProcessor(options.cfgScale as number));
-  if (grammars) {
-    processors.push(new GrammarMaskProcessor(grammars, tokenizer.eos, merges));
-  } else {
-    processors.push(new ByteTokensOnlyProcessor(tokenizer.eos, merges));
-    processors.push(new EndOfImageProcessor(tokenizer.eos, merges));
-  }
-  processors.push(...sampling.processors);
-
-  const longest = Math.max(...promptIds.map((p) => p.length));
-  const maxNewTokens = options.maxNewTokens ?? model.maxPositions - longest;
-  if (maxNewTokens < 1) {
-    throw new CodecError(
-      'invalid-argument',
-      `a ${longest}-token prompt leaves no room in the model's ${model.maxPositions} positions`,
-    );
-  }
-
-  const { sequences, stats } = await generate(model, {
+  const { sequences, stats, maxNewTokens } = await generateConditioned(model, {
+    tokenizer,
     prompts: promptIds,
-    unconditionalPrompts: guided ? nullIds : undefined,
-    maxNewTokens,
-    eosTokenId: tokenizer.eos,
-    padTokenId: tokenizer.pad,
-    processors,
-    sampler: sampling.sampler,
+    sampling: options.sampling,
+    cfgScale: options.cfgScale,
+    constraints: grammars
+      ? [new GrammarMaskProcessor(grammars, tokenizer.eos, merges)]
+      : [
+          new ByteTokensOnlyProcessor(tokenizer.eos, merges),
+          new EndOfImageProcessor(tokenizer.eos, merges),
+        ],
+    maxNewTokens: options.maxNewTokens,
     onToken: (s, token) => {
       if (token !== tokenizer.eos) {
         const bytes = tokenBytes(token, merges);

@@ -14,13 +14,14 @@ import {
   type FfmpegOptions,
 } from '@jpeglm/codec-tokenizer';
 import type { CausalLM } from './causal-lm.js';
-import { generate, type FinishReason, type GenerationStats } from './generate.js';
 import {
-  ByteTokensOnlyProcessor,
-  ClassifierFreeGuidanceProcessor,
-  type LogitsProcessor,
-} from './logits-processors.js';
-import { createSampling, type SamplingOptions } from './samplers.js';
+  checkVocabulary,
+  conditionedPrompt,
+  generateConditioned,
+} from './conditioned-generation.js';
+import type { FinishReason, GenerationStats } from './generate.js';
+import { ByteTokensOnlyProcessor } from './logits-processors.js';
+import type { SamplingOptions } from './samplers.js';
 
 export interface ClipPrompt {
   /** Class label; null or undefined: unconditional (NULL_CLASS). */
@@ -91,42 +92,18 @@ export async function generateClips(
   options: GenerateClipsOptions,
 ): Promise<ClipGenerationResult> {
   const { tokenizer, prompts } = options;
-  if (model.vocabSize !== tokenizer.vocabSize) {
-    throw new CodecError(
-      'invalid-argument',
-      `the model has ${model.vocabSize} tokens but its AVC tokenizer has ${tokenizer.vocabSize} ` +
-        `(${tokenizer.classes.length} classes): they do not belong together`,
-    );
-  }
+  checkVocabulary(model, tokenizer, 'AVC tokenizer');
   if (prompts.length === 0) throw new CodecError('invalid-argument', 'no clips to generate');
-  const promptIds = prompts.map((p) => [
-    tokenizer.bos,
-    tokenizer.classId(p.classLabel),
-    ...(p.body ?? []),
-  ]);
-  const nullIds = prompts.map((p) => [tokenizer.bos, tokenizer.nullClass, ...(p.body ?? [])]);
-  const guided = options.cfgScale !== undefined;
-  const sampling = createSampling(options.sampling);
-  const processors: LogitsProcessor[] = [];
-  if (guided) processors.push(new ClassifierFreeGuidanceProcessor(options.cfgScale as number));
-  processors.push(new ByteTokensOnlyProcessor(tokenizer.eos));
-  processors.push(...sampling.processors);
-  const longest = Math.max(...promptIds.map((p) => p.length));
-  const maxNewTokens = options.maxNewTokens ?? model.maxPositions - longest;
-  if (maxNewTokens < 1) {
-    throw new CodecError(
-      'invalid-argument',
-      `a ${longest}-token prompt leaves no room in the model's ${model.maxPositions} positions`,
-    );
-  }
-  const { sequences, stats } = await generate(model, {
+  const promptIds = prompts.map((p) =>
+    conditionedPrompt(tokenizer, p.classLabel, tokenizer.encodeBody(p.body ?? new Uint8Array(0))),
+  );
+  const { sequences, stats } = await generateConditioned(model, {
+    tokenizer,
     prompts: promptIds,
-    unconditionalPrompts: guided ? nullIds : undefined,
-    maxNewTokens,
-    eosTokenId: tokenizer.eos,
-    padTokenId: tokenizer.pad,
-    processors,
-    sampler: sampling.sampler,
+    sampling: options.sampling,
+    cfgScale: options.cfgScale,
+    constraints: [new ByteTokensOnlyProcessor(tokenizer.eos)],
+    maxNewTokens: options.maxNewTokens,
     onToken: options.onToken,
   });
   const clips: GeneratedClip[] = [];
