@@ -25,6 +25,7 @@ import {
   SHARD_HEADER_BYTES,
   SHARD_MAGIC,
   SHARD_VERSION,
+  bytesToTokens,
   formatIndexEntry,
   shardHeader,
   tokensToBytes,
@@ -273,10 +274,7 @@ function decodeChunk(bytes: Uint8Array, k: number, count: number): Chunk | undef
   for (const e of entries) if ('tokens' in e) total += e.tokens;
   const body = bytes.subarray(12 + jsonLength);
   if (body.length !== 2 * total) return undefined;
-  const view = new DataView(body.buffer, body.byteOffset, body.length);
-  const tokens = new Uint16Array(total);
-  for (let i = 0; i < total; i++) tokens[i] = view.getUint16(2 * i, true);
-  return { entries, tokens };
+  return { entries, tokens: bytesToTokens(body) };
 }
 
 // ---- shard writer ------------------------------------------------------------------------

@@ -14,6 +14,8 @@ export const SHARD_VERSION = 1;
 /** Header length in int32 words, and in bytes. */
 export const SHARD_HEADER_INTS = 256;
 export const SHARD_HEADER_BYTES = SHARD_HEADER_INTS * 4;
+/** Typed arrays use the host's byte order; the files are little-endian on every host. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** The token count is an int32 in the header. */
 export const MAX_SHARD_TOKENS = 0x7fffffff;
 
@@ -70,8 +72,18 @@ export function parseShardHeader(header: Uint8Array, fileBytes: number, name = '
 /** The tokens of a whole shard file's bytes (a copy, so alignment never matters). */
 export function decodeShard(bytes: Uint8Array, name = 'shard'): Uint16Array {
   const count = parseShardHeader(bytes, bytes.length, name);
+  return bytesToTokens(bytes.subarray(SHARD_HEADER_BYTES, SHARD_HEADER_BYTES + 2 * count));
+}
+
+/** Token ids from little-endian uint16 bytes (any alignment; a copy). */
+export function bytesToTokens(body: Uint8Array): Uint16Array {
+  const count = body.length >>> 1;
   const out = new Uint16Array(count);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + SHARD_HEADER_BYTES, 2 * count);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(body.subarray(0, 2 * count));
+    return out;
+  }
+  const view = new DataView(body.buffer, body.byteOffset, body.length);
   for (let i = 0; i < count; i++) out[i] = view.getUint16(2 * i, true);
   return out;
 }
@@ -79,6 +91,10 @@ export function decodeShard(bytes: Uint8Array, name = 'shard'): Uint16Array {
 /** Little-endian bytes of token ids (the shard body). */
 export function tokensToBytes(tokens: Uint16Array): Uint8Array {
   const out = new Uint8Array(tokens.length * 2);
+  if (LITTLE_ENDIAN) {
+    out.set(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength));
+    return out;
+  }
   const view = new DataView(out.buffer);
   for (let i = 0; i < tokens.length; i++) view.setUint16(2 * i, tokens[i], true);
   return out;
