@@ -46,11 +46,21 @@ export interface OnnxRuntimeOptions {
   readonly quantizedCompute?: 'int8' | 'float32';
   /** ORT intra-op threads; default: the number of CPUs available to this process. */
   readonly intraOpNumThreads?: number;
+  /**
+   * Largest attention-score tensor one graph run may create (batch x heads x new tokens x keys,
+   * float32 elements; default 2^25 = 128 MiB). A longer input is run in chunks of tokens, with
+   * the same result, so a long prompt at a large batch does not exhaust memory.
+   */
+  readonly maxAttentionScores?: number;
 }
+
+const DEFAULT_MAX_ATTENTION_SCORES = 2 ** 25;
 
 /** Layout facts the runtime needs, from a config or from an ONNX file's I/O metadata. */
 interface DecoderShape {
   readonly layers: number;
+  /** Query heads (for sizing attention scores; the KV head count when a file does not say). */
+  readonly heads: number;
   readonly kvHeads: number;
   readonly headDim: number;
   readonly vocabSize: number;
@@ -112,13 +122,22 @@ export class OnnxCausalLM implements CausalLM {
   private readonly shape: DecoderShape;
   private readonly session: ort.InferenceSession;
   private readonly inputNames: ReadonlySet<string>;
+  private readonly maxScores: number;
   private disposed = false;
 
   private constructor(
     session: ort.InferenceSession,
     design: 'buffer' | 'optimum',
     shape: DecoderShape,
+    maxScores = DEFAULT_MAX_ATTENTION_SCORES,
   ) {
+    if (!Number.isFinite(maxScores) || maxScores < 1) {
+      throw new ModelError(
+        'invalid-argument',
+        `maxAttentionScores must be positive, got ${maxScores}`,
+      );
+    }
+    this.maxScores = maxScores;
     this.session = session;
     this.cacheDesign = design;
     this.shape = shape;
@@ -141,7 +160,7 @@ export class OnnxCausalLM implements CausalLM {
       bytes,
       sessionOptions(options.intraOpNumThreads),
     );
-    return new OnnxCausalLM(session, cache, configShape(c));
+    return new OnnxCausalLM(session, cache, configShape(c), options.maxAttentionScores);
   }
 
   static async fromModelDir(dir: string, options: OnnxRuntimeOptions = {}): Promise<OnnxCausalLM> {
@@ -156,7 +175,7 @@ export class OnnxCausalLM implements CausalLM {
    */
   static async fromOnnxFile(
     file: string | Uint8Array,
-    options: { config?: LlamaConfig; intraOpNumThreads?: number } = {},
+    options: { config?: LlamaConfig; intraOpNumThreads?: number; maxAttentionScores?: number } = {},
   ): Promise<OnnxCausalLM> {
     let bytes: Uint8Array;
     if (typeof file === 'string') {
@@ -182,7 +201,12 @@ export class OnnxCausalLM implements CausalLM {
         `not a loadable ONNX model (${(e as Error).message.split('\n')[0]})`,
       );
     }
-    return new OnnxCausalLM(session, 'optimum', onnxFileShape(session, options.config));
+    return new OnnxCausalLM(
+      session,
+      'optimum',
+      onnxFileShape(session, options.config),
+      options.maxAttentionScores,
+    );
   }
 
   newCache(batch: number): KvCache {
@@ -224,13 +248,39 @@ export class OnnxCausalLM implements CausalLM {
     options: { allPositions?: boolean } = {},
   ): Promise<ForwardOutput> {
     this.assertOpen();
+    const allPositions = options.allPositions ?? false;
+    let run: (c: KvCache, x: ForwardInput) => Promise<ForwardOutput>;
     if (cache instanceof OptimumKvCache && cache.owner === this) {
-      return this.forwardOptimum(cache, input, options.allPositions ?? false);
+      run = (c, x) => this.forwardOptimum(c as OptimumKvCache, x, allPositions);
+    } else if (cache instanceof BufferKvCache && cache.owner === this) {
+      run = (c, x) => this.forwardBuffer(c as BufferKvCache, x, allPositions);
+    } else {
+      throw new ModelError('invalid-argument', 'cache was not made by this model');
     }
-    if (cache instanceof BufferKvCache && cache.owner === this) {
-      return this.forwardBuffer(cache, input, options.allPositions ?? false);
+    const B = cache.batch;
+    const S = input.seqLen;
+    const P = cache.length;
+    this.checkInput(B, P, input);
+    // Scores of one run: B x heads x n x (keys <= P + S + a capacity chunk).
+    const perToken = B * this.shape.heads * (P + S + CAPACITY_CHUNK);
+    const chunk = Math.max(1, Math.floor(this.maxScores / perToken));
+    if (chunk >= S) return run(cache, input);
+    const V = this.vocabSize;
+    const logits = new Float32Array(B * (allPositions ? S : 1) * V);
+    let c: KvCache = cache;
+    for (let off = 0; off < S; off += chunk) {
+      const n = Math.min(chunk, S - off);
+      const r = await run(c, sliceInput(input, B, P, off, n));
+      c = r.cache;
+      if (allPositions) {
+        for (let b = 0; b < B; b++) {
+          logits.set(r.logits.subarray(b * n * V, (b + 1) * n * V), (b * S + off) * V);
+        }
+      } else if (off + n === S) {
+        logits.set(r.logits);
+      }
     }
-    throw new ModelError('invalid-argument', 'cache was not made by this model');
+    return { logits, cache: c };
   }
 
   private checkInput(batch: number, past: number, input: ForwardInput): void {
@@ -422,6 +472,40 @@ export class OnnxCausalLM implements CausalLM {
   }
 }
 
+/** Tokens off .. off+n-1 of every row of `input` (past length P), as a request of its own. */
+function sliceInput(
+  input: ForwardInput,
+  B: number,
+  P: number,
+  off: number,
+  n: number,
+): ForwardInput {
+  const S = input.seqLen;
+  const ids = new Int32Array(B * n);
+  for (let b = 0; b < B; b++) ids.set(input.inputIds.subarray(b * S + off, b * S + off + n), b * n);
+  let mask: Uint8Array | undefined;
+  if (input.attentionMask) {
+    const T = P + off + n;
+    mask = new Uint8Array(B * T);
+    for (let b = 0; b < B; b++) {
+      mask.set(input.attentionMask.subarray(b * (P + S), b * (P + S) + T), b * T);
+    }
+  }
+  // The default positions (past + s) must stay those of the whole request.
+  const pos = new Int32Array(B * n);
+  for (let b = 0; b < B; b++) {
+    for (let s = 0; s < n; s++) {
+      pos[b * n + s] = input.positionIds ? input.positionIds[b * S + off + s] : P + off + s;
+    }
+  }
+  return {
+    inputIds: ids,
+    seqLen: n,
+    positionIds: pos,
+    ...(mask ? { attentionMask: mask } : {}),
+  };
+}
+
 /** Copy the filled slots of rows `rows` of `from` into rows 0.. of `to`. */
 function copyRows(
   from: BufferKvCache,
@@ -449,6 +533,7 @@ function copyRows(
 function configShape(c: LlamaConfig): DecoderShape {
   return {
     layers: c.numHiddenLayers,
+    heads: c.numAttentionHeads,
     kvHeads: c.numKeyValueHeads,
     headDim: c.headDim,
     vocabSize: c.vocabSize,
@@ -499,9 +584,11 @@ function onnxFileShape(
       `config vocab_size ${config.vocabSize} differs from the file's logits (${vocabSize})`,
     );
   }
+  const kvHeadCount = typeof kvHeads === 'number' ? kvHeads : config!.numKeyValueHeads;
   return {
     layers,
-    kvHeads: typeof kvHeads === 'number' ? kvHeads : config!.numKeyValueHeads,
+    heads: config?.numAttentionHeads ?? kvHeadCount,
+    kvHeads: kvHeadCount,
     headDim: typeof headDim === 'number' ? headDim : config!.headDim,
     vocabSize,
     maxPositions: config?.maxPositionEmbeddings ?? Number.MAX_SAFE_INTEGER,

@@ -232,6 +232,40 @@ describe.each([
   });
 });
 
+describe('long inputs in chunks', () => {
+  it.each(['buffer', 'optimum'] as const)(
+    '%s cache: a prompt split to bound attention memory gives the same logits',
+    async (cache) => {
+      const m = model(GQA, 6);
+      // 4 heads x batch 2 x (keys ~ 20 + 64): a limit of 2000 scores forces chunks of 3 tokens.
+      const lm = await OnnxCausalLM.create(m, {
+        cache,
+        maxAttentionScores: 2000,
+        intraOpNumThreads: 1,
+      });
+      const p = new Pair(lm, new ReferenceCausalLM(m), 2);
+      const S = 9;
+      const mask = new Uint8Array(2 * S).fill(1);
+      mask[S] = 0; // row 1 left-padded by one token
+      const pos = Int32Array.from({ length: 2 * S }, (_, i) =>
+        i < S ? i : Math.max(0, i - S - 1),
+      );
+      await p.step(randomIds(2 * S, 61, 4), S, {
+        mask,
+        positions: pos,
+        allPositions: true,
+        keep: (i) => i !== S,
+      });
+      const mask2 = new Uint8Array(2 * (S + 3)).fill(1);
+      mask2[S + 3] = 0;
+      await p.step(randomIds(6, 61, 5), 3, { mask: mask2, allPositions: false });
+      expect(p.caches[0].length).toBe(S + 3);
+      expect(p.worst).toBeLessThan(TOL);
+      await lm.dispose();
+    },
+  );
+});
+
 describe('quantised weights', () => {
   it.each([
     ['int8', 8],
