@@ -70,16 +70,7 @@ export function decodedFrames(bin: string, stream: Uint8Array): number {
 }
 
 /** A small seeded PRNG (mulberry32) so corruption corpora are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { uniformPrng as prng } from './helpers/random.js';
 
 export function units(stream: Uint8Array): AvcNalUnit[] {
   return avcSplitNalUnits(stream).units;

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   BytePairEncoding,
@@ -7,18 +6,8 @@ import {
   isBoundaryMarker,
   readHeaderLayout,
 } from '../src/index.js';
-
-/** mulberry32: a tiny seeded generator, so every property test replays exactly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { cjpegLavfi } from './helpers/peers.js';
+import { uniformPrng } from './helpers/random.js';
 
 /**
  * A random stream that looks like scan data: bytes from a skewed small alphabet (so there is
@@ -108,7 +97,7 @@ function naiveEncode(merges: [number, number][], stream: Uint8Array): number[] {
 describe('BPE training', () => {
   it('learns exactly the merges of the textbook recount-per-merge algorithm', () => {
     for (let seed = 1; seed <= 6; seed++) {
-      const next = rng(seed);
+      const next = uniformPrng(seed);
       const corpus = Array.from({ length: 8 }, () =>
         randomStream(next, 200 + Math.floor(next() * 400)),
       );
@@ -130,7 +119,7 @@ describe('BPE training', () => {
   });
 
   it('never learns a token containing a restart marker or EOI', () => {
-    const next = rng(99);
+    const next = uniformPrng(99);
     const corpus = Array.from({ length: 10 }, () => randomStream(next, 500, 3));
     const bpe = BytePairEncoding.train(corpus, { merges: 200, minFrequency: 1 });
     for (let id = 256; id < bpe.vocabSize; id++) {
@@ -148,12 +137,12 @@ describe('BPE training', () => {
 });
 
 describe('BPE encode/decode', () => {
-  const next = rng(7);
+  const next = uniformPrng(7);
   const corpus = Array.from({ length: 12 }, () => randomStream(next, 600));
   const bpe = BytePairEncoding.train(corpus, { merges: 120 });
 
   it('matches the textbook encoder and round-trips random streams (property test)', () => {
-    const gen = rng(1234);
+    const gen = uniformPrng(1234);
     for (let t = 0; t < 300; t++) {
       const len = Math.floor(gen() * 300);
       // Half the streams look like the training data, half are uniformly random bytes.
@@ -168,7 +157,7 @@ describe('BPE encode/decode', () => {
   });
 
   it('keeps every RST and EOI marker as its two plain byte tokens', () => {
-    const gen = rng(55);
+    const gen = uniformPrng(55);
     for (let t = 0; t < 50; t++) {
       const s = randomStream(gen, 400);
       const ids = bpe.encode(s);
@@ -201,7 +190,7 @@ describe('BPE encode/decode', () => {
     ].map((c) => Uint8Array.from(c));
     for (const s of cases) expect(bpe.decode(bpe.encode(s))).toEqual(s);
     // Long pieces (no restart markers at all) take the same path as short ones.
-    const long = randomStream(rng(3), 50000).filter((b) => b !== 0xff);
+    const long = randomStream(uniformPrng(3), 50000).filter((b) => b !== 0xff);
     expect(bpe.decode(bpe.encode(long))).toEqual(long);
   });
 
@@ -212,13 +201,13 @@ describe('BPE encode/decode', () => {
 });
 
 describe('BPE files', () => {
-  const bpe = BytePairEncoding.train([randomStream(rng(11), 3000)], { merges: 40 });
+  const bpe = BytePairEncoding.train([randomStream(uniformPrng(11), 3000)], { merges: 40 });
 
   it('saves and loads as JSON without change', () => {
     const text = JSON.stringify(bpe.toJSON());
     const back = BytePairEncoding.fromJSON(text);
     expect(back.merges).toEqual(bpe.merges);
-    const s = randomStream(rng(12), 1000);
+    const s = randomStream(uniformPrng(12), 1000);
     expect(back.encode(s)).toEqual(bpe.encode(s));
   });
 
@@ -252,33 +241,7 @@ describe('BPE files', () => {
 describe('BPE on real JPEG scan data', () => {
   it('shortens cjpeg scans of ffmpeg test pictures it was not trained on', () => {
     const scan = (source: string): Uint8Array => {
-      const ppm = spawnSync(
-        'ffmpeg',
-        [
-          '-v',
-          'error',
-          '-f',
-          'lavfi',
-          '-i',
-          `${source}`,
-          '-frames:v',
-          '1',
-          '-f',
-          'image2pipe',
-          '-c:v',
-          'ppm',
-          '-',
-        ],
-        { maxBuffer: 1 << 26 },
-      );
-      expect(ppm.status).toBe(0);
-      const jpg = spawnSync(
-        'cjpeg',
-        ['-quality', '25', '-sample', '2x2', '-restart', '1B', '-dct', 'int', '-baseline'],
-        { input: ppm.stdout, maxBuffer: 1 << 26 },
-      );
-      expect(jpg.status).toBe(0);
-      const bytes = new Uint8Array(jpg.stdout);
+      const bytes = cjpegLavfi(source);
       return bytes.subarray(readHeaderLayout(bytes).headerEnd);
     };
     const train = [

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   BRAILLE_OFFSET,
@@ -13,43 +12,7 @@ import {
   splitForJpegLm,
   toJpegLmText,
 } from '../src/index.js';
-
-/** A canonical JPEG-LM file made by libjpeg-turbo itself (cjpeg), from an ffmpeg test picture. */
-function cjpegCanonical(source: string, quality = 25): Uint8Array {
-  const ppm = spawnSync(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      source,
-      '-frames:v',
-      '1',
-      '-f',
-      'image2pipe',
-      '-c:v',
-      'ppm',
-      '-',
-    ],
-    { maxBuffer: 1 << 26 },
-  );
-  expect(ppm.status).toBe(0);
-  const jpg = spawnSync(
-    'cjpeg',
-    ['-quality', String(quality), '-sample', '2x2', '-restart', '1B', '-dct', 'int', '-baseline'],
-    { input: ppm.stdout, maxBuffer: 1 << 26 },
-  );
-  expect(jpg.status).toBe(0);
-  return new Uint8Array(jpg.stdout);
-}
-
-function djpeg(jpeg: Uint8Array): Buffer {
-  const r = spawnSync('djpeg', ['-dct', 'int', '-ppm'], { input: jpeg, maxBuffer: 1 << 26 });
-  expect(r.status).toBe(0);
-  return r.stdout;
-}
+import { cjpegLavfi, djpegPpm } from './helpers/peers.js';
 
 function markers(bytes: Uint8Array): number[] {
   // Header walk of an abbreviated or tables-only stream: marker codes in order.
@@ -64,7 +27,7 @@ function markers(bytes: Uint8Array): number[] {
 }
 
 describe('JPEG-LM image-only stream and tables file', () => {
-  const full = cjpegCanonical('testsrc2=s=256x256');
+  const full = cjpegLavfi('testsrc2=s=256x256');
 
   it('splits into the streams Pillow writes (streamtype 2 and 1)', () => {
     const { imageOnly, tables } = splitForJpegLm(full);
@@ -86,7 +49,7 @@ describe('JPEG-LM image-only stream and tables file', () => {
 
   it('joins back into the full file byte for byte (interchange layout)', () => {
     for (const q of [5, 25, 90]) {
-      const f = cjpegCanonical('mandelbrot=s=64x48', q);
+      const f = cjpegLavfi('mandelbrot=s=64x48', q);
       const { imageOnly, tables } = splitForJpegLm(f);
       expect(joinJpegLm(imageOnly, tables)).toEqual(f);
     }
@@ -102,7 +65,7 @@ describe('JPEG-LM image-only stream and tables file', () => {
       ...imageOnly.subarray(2),
     ]);
     expect(joined).toEqual(runPy);
-    expect(djpeg(joined).equals(djpeg(full))).toBe(true);
+    expect(djpegPpm(joined).equals(djpegPpm(full))).toBe(true);
   });
 
   it('refuses inputs that are not what they claim', () => {
@@ -144,7 +107,7 @@ describe('byte <-> Braille character mapping', () => {
 
   let cached: Uint8Array | undefined;
   function full(): Uint8Array {
-    cached ??= cjpegCanonical('testsrc2=s=128x128');
+    cached ??= cjpegLavfi('testsrc2=s=128x128');
     return cached;
   }
 });
@@ -153,13 +116,13 @@ describe('BPE as a Hugging Face tokenizer.json', () => {
   it('segments Braille text exactly as BytePairEncoding segments the bytes (transformers.js)', async () => {
     const { PreTrainedTokenizer } = await import('@huggingface/transformers');
     const scans = ['mandelbrot=s=64x64', 'testsrc2=s=64x64', 'cellauto=s=64x64:seed=1'].map((s) => {
-      const f = cjpegCanonical(s, 50);
+      const f = cjpegLavfi(s, 50);
       return f.subarray(readHeaderLayout(f).headerEnd);
     });
     const bpe = BytePairEncoding.train(scans, { merges: 300, minFrequency: 1 });
     const json = bpeToHuggingFaceJson(bpe);
     const hf = new PreTrainedTokenizer(json, {});
-    const held = cjpegCanonical('mandelbrot=s=64x64:start_x=-1.2:start_scale=0.4', 50);
+    const held = cjpegLavfi('mandelbrot=s=64x64:start_x=-1.2:start_scale=0.4', 50);
     for (const bytes of [...scans, held.subarray(readHeaderLayout(held).headerEnd)]) {
       const ours = Array.from(bpe.encode(bytes), (id) => bytesToBraille(bpe.tokenBytes(id)));
       expect(hf.tokenize(bytesToBraille(bytes))).toEqual(ours);
