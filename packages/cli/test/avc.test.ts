@@ -1,9 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createRandomModel, saveModelDir } from '@jpeglm/byte-lm';
 import {
   AvcTokenizer,
@@ -14,23 +12,10 @@ import {
   avcSplitNalUnits,
   bundledFfmpegPath,
 } from '@jpeglm/codec-tokenizer';
+import { expectOneLineError, jpeglmWithEnv } from './helpers/cli.js';
+import { jpeglm, scratchDir } from './spawn-jpeglm.js';
 
-const BIN = fileURLToPath(new URL('../bin/jpeglm.js', import.meta.url));
 const SYSTEM_FFMPEG = '/usr/bin/ffmpeg';
-
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string | undefined> = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...env },
-    maxBuffer: 64 << 20,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
-}
 
 function ffmpegErrors(bin: string, file: string): string {
   const r = spawnSync(bin, [
@@ -47,21 +32,12 @@ function ffmpegErrors(bin: string, file: string): string {
   return r.stderr.toString('utf8') + (r.status === 0 ? '' : `exit ${r.status}`);
 }
 
-function expectOneLineError(r: Run, code: number, pattern: RegExp): void {
-  expect(r.code).toBe(code);
-  expect(r.stderr).toMatch(pattern);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).toMatch(/^jpeglm: /);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
-
-let dir: string;
+const dir = scratchDir('avc-cli');
 let source: string;
 let clipFile: string;
 let clip: Uint8Array;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'jpeglm-avc-cli-'));
   source = path.join(dir, 'source video.mp4'); // a space: paths go to ffmpeg as one argument
   const r = spawnSync(bundledFfmpegPath(), [
     '-v',
@@ -83,44 +59,46 @@ beforeAll(async () => {
   writeFileSync(clipFile, clip);
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
 describe('jpeglm avc encode', () => {
   it('writes the canonical clip to a file or to stdout, the same bytes as the library', () => {
     const out = path.join(dir, 'enc.h264');
-    const a = run(['avc', 'encode', source, '-o', out]);
+    const a = jpeglm(['avc', 'encode', source, '-o', out]);
     expect(a.code).toBe(0);
     expect(avcSameBytes(new Uint8Array(readFileSync(out)), clip)).toBe(true);
-    const b = run(['avc', 'encode', source]);
+    const b = jpeglm(['avc', 'encode', source]);
     expect(b.code).toBe(0);
     expect(avcSameBytes(new Uint8Array(b.stdout), clip)).toBe(true);
   });
 
   it('uses another ffmpeg through --ffmpeg or $JPEGLM_FFMPEG', () => {
     const out = path.join(dir, 'sys.h264');
-    const a = run(['avc', 'encode', source, '-o', out, '--ffmpeg', SYSTEM_FFMPEG]);
+    const a = jpeglm(['avc', 'encode', source, '-o', out, '--ffmpeg', SYSTEM_FFMPEG]);
     expect(a.code).toBe(0);
     expect(ffmpegErrors(SYSTEM_FFMPEG, out)).toBe('');
-    const b = run(['avc', 'encode', source], { JPEGLM_FFMPEG: SYSTEM_FFMPEG });
+    const b = jpeglmWithEnv(['avc', 'encode', source], { JPEGLM_FFMPEG: SYSTEM_FFMPEG });
     expect(avcSameBytes(new Uint8Array(b.stdout), new Uint8Array(readFileSync(out)))).toBe(true);
   });
 
   it('fails in one line: missing input, missing ffmpeg, unknown profile, not a video', () => {
     expectOneLineError(
-      run(['avc', 'encode', path.join(dir, 'nope.mp4')]),
+      jpeglm(['avc', 'encode', path.join(dir, 'nope.mp4')]),
       2,
       /nope\.mp4: no such file/,
     );
     expectOneLineError(
-      run(['avc', 'encode', source], { JPEGLM_FFMPEG: '/nonexistent/ffmpeg' }),
+      jpeglmWithEnv(['avc', 'encode', source], { JPEGLM_FFMPEG: '/nonexistent/ffmpeg' }),
       2,
       /cannot run ffmpeg at \/nonexistent\/ffmpeg \(not found\); set JPEGLM_FFMPEG or pass --ffmpeg/,
     );
-    expectOneLineError(run(['avc', 'encode', source, '--profile', 'avc-lm-7x7']), 3, /AVC profile/);
+    expectOneLineError(
+      jpeglm(['avc', 'encode', source, '--profile', 'avc-lm-7x7']),
+      3,
+      /AVC profile/,
+    );
     const junk = path.join(dir, 'junk.mp4');
     writeFileSync(junk, Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 131 + 7) % 256)));
     expectOneLineError(
-      run(['avc', 'encode', junk, '-o', path.join(dir, 'x.h264')]),
+      jpeglm(['avc', 'encode', junk, '-o', path.join(dir, 'x.h264')]),
       2,
       /^jpeglm: \S+junk\.mp4: ffmpeg: (moov atom not found|Invalid data found when processing input)$/m,
     );
@@ -131,20 +109,20 @@ describe('jpeglm avc encode', () => {
 describe('jpeglm avc tokenize / detokenize', () => {
   it('round-trips a clip through a JSON tokens file and through uint16 ids', () => {
     const json = path.join(dir, 'tokens.json');
-    expect(run(['avc', 'tokenize', clipFile, '-o', json]).code).toBe(0);
+    expect(jpeglm(['avc', 'tokenize', clipFile, '-o', json]).code).toBe(0);
     const f = JSON.parse(readFileSync(json, 'utf8')) as {
       format: string;
       sequences: { ids: number[] }[];
     };
     expect(f.format).toBe('jpeglm-avc-tokens');
     expect(f.sequences[0].ids.slice(0, 2)).toEqual([256, 259]);
-    const back = run(['avc', 'detokenize', json]);
+    const back = jpeglm(['avc', 'detokenize', json]);
     expect(back.code).toBe(0);
     expect(avcSameBytes(new Uint8Array(back.stdout), clip)).toBe(true);
 
     const bin = path.join(dir, 'tokens.bin');
     expect(
-      run([
+      jpeglm([
         'avc',
         'tokenize',
         clipFile,
@@ -161,12 +139,12 @@ describe('jpeglm avc tokenize / detokenize', () => {
     const ids = new Uint16Array(new Uint8Array(readFileSync(bin)).buffer);
     expect(ids[1]).toBe(261);
     const out = path.join(dir, 'back.h264');
-    expect(run(['avc', 'detokenize', bin, '--classes', 'a,b', '-o', out]).code).toBe(0);
+    expect(jpeglm(['avc', 'detokenize', bin, '--classes', 'a,b', '-o', out]).code).toBe(0);
     expect(avcSameBytes(new Uint8Array(readFileSync(out)), clip)).toBe(true);
   });
 
   it('refuses a clip that is not canonical for the profile', () => {
-    const r = run(['avc', 'tokenize', clipFile, '--profile', 'avc-lm-64x48']);
+    const r = jpeglm(['avc', 'tokenize', clipFile, '--profile', 'avc-lm-64x48']);
     expectOneLineError(r, 2, /clip\.h264: the stream does not start with the profile header/);
   });
 });
@@ -191,11 +169,11 @@ describe('jpeglm avc validate / repair', () => {
   });
 
   it('exits 0 / 1 / 2 for valid / repairable / rejected, with --json details', () => {
-    expect(run(['avc', 'validate', clipFile]).code).toBe(0);
-    const r1 = run(['avc', 'validate', damaged]);
+    expect(jpeglm(['avc', 'validate', clipFile]).code).toBe(0);
+    const r1 = jpeglm(['avc', 'validate', damaged]);
     expect(r1.code).toBe(1);
     expect(r1.stdout.toString()).toMatch(/damaged\.h264: repairable \(15 frames, \d+ decodable\)/);
-    const r2 = run(['avc', 'validate', clipFile, damaged, noise, '--json']);
+    const r2 = jpeglm(['avc', 'validate', clipFile, damaged, noise, '--json']);
     expect(r2.code).toBe(2);
     const j = JSON.parse(r2.stdout.toString()) as {
       verdict: string;
@@ -209,17 +187,17 @@ describe('jpeglm avc validate / repair', () => {
 
   it('repairs into a clip ffmpeg decodes without errors; rejects noise without writing anything', () => {
     const out = path.join(dir, 'repaired.h264');
-    const r = run(['avc', 'repair', damaged, '-o', out]);
+    const r = jpeglm(['avc', 'repair', damaged, '-o', out]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/damaged\.h264: repaired: 15 frames/);
     expect(ffmpegErrors(bundledFfmpegPath(), out)).toBe('');
     expect(ffmpegErrors(SYSTEM_FFMPEG, out)).toBe('');
-    expect(run(['avc', 'validate', out]).code).toBe(0);
-    const unchanged = run(['avc', 'repair', clipFile]);
+    expect(jpeglm(['avc', 'validate', out]).code).toBe(0);
+    const unchanged = jpeglm(['avc', 'repair', clipFile]);
     expect(avcSameBytes(new Uint8Array(unchanged.stdout), clip)).toBe(true);
     const bad = path.join(dir, 'bad-out.h264');
     expectOneLineError(
-      run(['avc', 'repair', noise, '-o', bad]),
+      jpeglm(['avc', 'repair', noise, '-o', bad]),
       2,
       /noise\.h264: rejected: not an H\.264 Annex B stream/,
     );
@@ -230,7 +208,7 @@ describe('jpeglm avc validate / repair', () => {
 describe('jpeglm avc render', () => {
   it('renders MP4 (remuxed) and GIF', () => {
     const mp4 = path.join(dir, 'clip.mp4');
-    expect(run(['avc', 'render', clipFile, '-o', mp4]).code).toBe(0);
+    expect(jpeglm(['avc', 'render', clipFile, '-o', mp4]).code).toBe(0);
     const m = readFileSync(mp4);
     expect(m.subarray(4, 8).toString('latin1')).toBe('ftyp');
     const probe = spawnSync('ffprobe', [
@@ -247,10 +225,10 @@ describe('jpeglm avc render', () => {
     ]);
     expect(probe.stdout.toString().trim()).toBe('h264,256,144,15');
     const gif = path.join(dir, 'clip.gif');
-    expect(run(['avc', 'render', clipFile, '-o', gif, '--scale', '2']).code).toBe(0);
+    expect(jpeglm(['avc', 'render', clipFile, '-o', gif, '--scale', '2']).code).toBe(0);
     expect(readFileSync(gif).subarray(0, 6).toString('latin1')).toBe('GIF89a');
     expectOneLineError(
-      run(['avc', 'render', clipFile, '-o', path.join(dir, 'clip.avi')]),
+      jpeglm(['avc', 'render', clipFile, '-o', path.join(dir, 'clip.avi')]),
       3,
       /\.mp4 or \.gif/,
     );
@@ -283,7 +261,7 @@ describe('jpeglm avc generate / complete (tiny random model)', () => {
 
   it('complete keeps the first frames and writes decodable clips', () => {
     const out = path.join(dir, 'done-{i}.h264');
-    const r = run([
+    const r = jpeglm([
       'avc',
       'complete',
       small,
@@ -313,7 +291,7 @@ describe('jpeglm avc generate / complete (tiny random model)', () => {
 
   it('generate reports a clip with nothing decodable as rejected and writes nothing', () => {
     const out = path.join(dir, 'gen-{i}.h264');
-    const r = run(['avc', 'generate', '--model', modelDir, '-o', out, '--max-tokens', '100']);
+    const r = jpeglm(['avc', 'generate', '--model', modelDir, '-o', out, '--max-tokens', '100']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/clip 0: rejected, nothing decodable/);
     expect(existsSync(out.replace('{i}', '0'))).toBe(false);
@@ -321,12 +299,12 @@ describe('jpeglm avc generate / complete (tiny random model)', () => {
 
   it('refuses a model without an AVC tokenizer and bad options in one line', () => {
     expectOneLineError(
-      run(['avc', 'generate', '--model', path.join(dir, 'none')]),
+      jpeglm(['avc', 'generate', '--model', path.join(dir, 'none')]),
       2,
       /no such model directory/,
     );
     expectOneLineError(
-      run(['avc', 'complete', small, '--model', modelDir, '--keep-frames', '0']),
+      jpeglm(['avc', 'complete', small, '--model', modelDir, '--keep-frames', '0']),
       3,
       /--keep-frames/,
     );
@@ -334,7 +312,7 @@ describe('jpeglm avc generate / complete (tiny random model)', () => {
 });
 
 it('jpeglm avc --help lists the subcommands', () => {
-  const r = run(['avc', '--help']);
+  const r = jpeglm(['avc', '--help']);
   expect(r.code).toBe(0);
   for (const c of [
     'encode',

@@ -5,10 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createRandomModel, cutBodyAtRestart, saveModelDir } from '@jpeglm/byte-lm';
 import {
   JpegTokenizer,
@@ -22,21 +20,11 @@ import {
 import { defaultModelCandidates } from '../src/model-loader.js';
 import { generationSettings } from '../src/sampling-options.js';
 import { closestNames, editDistance } from '../src/suggest.js';
+import { expectOneLineError } from './helpers/cli.js';
+import { BIN, jpeglm, scratchDir } from './spawn-jpeglm.js';
 
-const BIN = fileURLToPath(new URL('../bin/jpeglm.js', import.meta.url));
 const PROFILE = getProfile('jpeglm-32-q75');
 const CLASSES = ['cat', 'dog', 'golden_retriever', 'goldfish', 'hotdog'];
-
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function jpeglm(args: string[]): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
-}
 
 /** djpeg decodes the file with no warning (it exits 2 on warnings) and no message at all. */
 function expectDecodesCleanly(file: string): void {
@@ -45,24 +33,13 @@ function expectDecodesCleanly(file: string): void {
   expect(r.status).toBe(0);
 }
 
-/** One line on stderr, no stack trace. */
-function expectOneLineError(r: Run, code: number, pattern: RegExp): void {
-  expect(r.code).toBe(code);
-  const lines = r.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^jpeglm: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stdout.length).toBe(0);
-}
-
-let tmp: string;
+const tmp = scratchDir('generate');
 let modelDir: string;
 let imageJpeg: string;
 let imagePpm: string;
 let canonical: Uint8Array;
 
 beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'jpeglm-generate-'));
   modelDir = path.join(tmp, 'model');
   const tokenizer = new JpegTokenizer({ profile: PROFILE, classes: CLASSES });
   const model = createRandomModel(
@@ -94,10 +71,6 @@ beforeAll(async () => {
   imagePpm = path.join(tmp, 'picture.ppm');
   await fs.writeFile(imageJpeg, canonical);
   await fs.writeFile(imagePpm, writePpm(img));
-});
-
-afterAll(async () => {
-  await fs.rm(tmp, { recursive: true, force: true });
 });
 
 describe('jpeglm classes', () => {
