@@ -2,10 +2,12 @@
  * Reading entropy-coded segments (T.81 B.1.1.5, F.2.2.5): bits MSB first, a 0x00 byte stuffed
  * after every 0xFF data byte, and a marker (0xFF followed by anything else) ending the segment.
  *
- * The state lives in plain fields so the scan decoder's inner loop can copy it into locals,
- * work on those, and store it back at interval boundaries. When a segment ends before the
- * decoder has enough bits, zero bits are supplied as libjpeg does, and counted in `phantom`;
- * consuming any of them means the data ran out (`overran()`).
+ * The state lives in plain fields: the scan decoder's inner loop (decodeMcus) copies it into
+ * locals, loads bytes itself by these rules, and stores it back. Loading never passes a marker:
+ * once one is reached (or the input ends), zero bits are supplied as libjpeg does and counted in
+ * `phantom`; having consumed any of them (phantom > count) means the data ran out. The methods
+ * here serve the slower work between intervals: checking how an interval ends, locating bytes
+ * for problem reports, and skipping to the next marker.
  */
 export class EntropyReader {
   readonly data: Uint8Array;
@@ -30,36 +32,6 @@ export class EntropyReader {
     this.pos = pos;
     this.phantom = 0;
     this.ended = false;
-  }
-
-  /** Load bytes until more than 24 bits are buffered (the decoder's inner loop inlines this). */
-  fill(): void {
-    const data = this.data;
-    const n = data.length;
-    while (this.count <= 24) {
-      let b = 0;
-      if (!this.ended) {
-        const p = this.pos;
-        if (p >= n) this.ended = true;
-        else {
-          b = data[p];
-          if (b !== 0xff) this.pos = p + 1;
-          else if (p + 1 < n && data[p + 1] === 0) this.pos = p + 2;
-          else {
-            b = 0;
-            this.ended = true;
-          }
-        }
-      }
-      if (this.ended) this.phantom += 8;
-      this.bits = (this.bits << 8) | b;
-      this.count += 8;
-    }
-  }
-
-  /** True when decoding has consumed zero bits supplied past the end of the segment. */
-  overran(): boolean {
-    return this.phantom > this.count;
   }
 
   /** Unread bits that came from real bytes. */

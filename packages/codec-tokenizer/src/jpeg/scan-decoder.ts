@@ -289,8 +289,10 @@ function decodeLongCode(t: HuffmanDecodeTable, bits: number, count: number): num
  * the interval's end for the walker to sort out. This keeps a well-formed stream with a
  * restart marker after every MCU inside this loop.
  *
- * This is the hot loop: the bit buffer lives in locals, and the byte loading of
- * EntropyReader.fill is inlined where it is needed.
+ * This is the hot loop: the bit buffer lives in locals and bytes are loaded inline (two at a
+ * time while neither is 0xFF, else one by one with the stuffing and marker rules of
+ * bit-reader.ts). The lookahead paths need LOOKAHEAD_BITS buffered bits, so loading starts
+ * below 16; the paths for longer codes and magnitudes top up to more than 24 first.
  */
 function decodeMcus(
   ctx: ScanContext,
