@@ -17,7 +17,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
   AVC_LM_256X144,
@@ -33,15 +32,11 @@ import {
   bundledFfmpegPath,
   ffmpegVersion,
 } from '../packages/codec-tokenizer/dist/index.js';
+import { median, numberOption, timeAsync } from './lib/bench.mjs';
 
-const argv = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = argv.indexOf(name);
-  return i < 0 ? fallback : argv[i + 1];
-};
-const RUNS = Number(option('--runs', '5'));
-const PER_KIND = Number(option('--per-kind', '12'));
-const CLIPS = Number(option('--clips', '4'));
+const RUNS = numberOption('--runs', 5);
+const PER_KIND = numberOption('--per-kind', 12);
+const CLIPS = numberOption('--clips', 4);
 const SYSTEM = '/usr/bin/ffmpeg';
 const BUNDLED = bundledFfmpegPath();
 const CACHE = path.join(path.dirname(fileURLToPath(import.meta.url)), '.cache', 'avc');
@@ -81,17 +76,6 @@ function sourceFile([name, lavfi]) {
     if (r.status !== 0) throw new Error(`${name}: ${r.stderr}`);
   }
   return file;
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-async function timeIt(fn) {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
 }
 
 const files = SOURCES.map(sourceFile);
@@ -157,7 +141,7 @@ const contenders = [
 ];
 const times = contenders.map(() => []);
 for (let r = 0; r < RUNS; r++) {
-  for (let i = 0; i < contenders.length; i++) times[i].push(await timeIt(contenders[i][1]));
+  for (let i = 0; i < contenders.length; i++) times[i].push(await timeAsync(contenders[i][1]));
 }
 const encodeMs = median(times[0]);
 console.log('| task | median ms per clip | clips/s | vs avcEncode |');

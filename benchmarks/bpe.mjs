@@ -31,13 +31,9 @@ import {
   canonicalizeRgb,
   getProfile,
 } from '../packages/codec-tokenizer/dist/index.js';
+import { median, numberOption, option, timeSync } from './lib/bench.mjs';
 
-const argv = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = argv.indexOf(name);
-  return i < 0 ? fallback : argv[i + 1];
-};
-const RUNS = Number(option('--runs', '5'));
+const RUNS = numberOption('--runs', 5);
 const MERGES = option('--merges', '64,256,1024,4096').split(',').map(Number);
 const SPEED_MERGES = 1024;
 
@@ -140,7 +136,6 @@ function buildCorpus() {
   return { train, test };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 const mb = (bytes) => bytes / 1e6;
 
@@ -190,15 +185,9 @@ for (let i = 0; i < test.length; i++) {
 const encoded = test.map((b) => bpe.encode(b));
 const times = { ours: [], hf: [], decode: [] };
 for (let r = 0; r < RUNS; r++) {
-  let t = performance.now();
-  for (const b of test) bpe.encode(b);
-  times.ours.push(performance.now() - t);
-  t = performance.now();
-  for (const s of texts) hf.encode(s, { add_special_tokens: false });
-  times.hf.push(performance.now() - t);
-  t = performance.now();
-  for (const ids of encoded) bpe.decode(ids);
-  times.decode.push(performance.now() - t);
+  times.ours.push(timeSync(() => test.forEach((b) => bpe.encode(b))));
+  times.hf.push(timeSync(() => texts.forEach((s) => hf.encode(s, { add_special_tokens: false }))));
+  times.decode.push(timeSync(() => encoded.forEach((ids) => bpe.decode(ids))));
 }
 const rate = (ms) => mb(testBytes) / (ms / 1000);
 const ours = rate(median(times.ours));

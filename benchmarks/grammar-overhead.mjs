@@ -19,13 +19,10 @@ import {
   profileGrammar,
 } from '../packages/byte-lm/dist/index.js';
 import { JpegTokenizer, getProfile, mcuCount } from '../packages/codec-tokenizer/dist/index.js';
+import { median, numberOption } from './lib/bench.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const RUNS = arg('--runs', 5);
-const TOKENS = arg('--tokens', 256);
+const RUNS = numberOption('--runs', 5);
+const TOKENS = numberOption('--tokens', 256);
 const BATCHES = [1, 16];
 
 // 64x64 at quality 50: 16 MCUs, about 1-2 KB of scan for a random model, so TOKENS stays
@@ -104,12 +101,6 @@ async function once(batch, constrained, seed) {
     throw new Error(`${early} sequences ended before ${TOKENS} tokens: use fewer --tokens`);
   return { tps: r.stats.generatedTokens / seconds, maskShare: mask ? mask.ms / 1000 / seconds : 0 };
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 console.log(
   `grammar-overhead: ${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism()} threads, ` +
