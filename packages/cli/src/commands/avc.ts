@@ -13,7 +13,6 @@ import {
   avcRender,
   avcRepair,
   avcValidate,
-  idsToUint16LE,
   isCodecError,
   makeAvcTokensFile,
   readAvcTokensFile,
@@ -35,6 +34,7 @@ import { Option, type Command } from 'commander';
 import { describeError, inFile, usageError, UserError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { checkOutputFile, displayName, readFileOrStdin } from '../input.js';
+import { firstSignificantByte, writeTokenSequences } from '../token-files.js';
 import { assertBinaryStdout, emitBinary, writeFileAtomic, writeStdout } from '../io.js';
 
 interface CommonOptions {
@@ -177,22 +177,7 @@ function registerTokenize(avc: Command): void {
         throw inFile(name, e);
       }
     }
-    if (opts.saveTokenizer !== undefined) {
-      await writeFileAtomic(opts.saveTokenizer, `${JSON.stringify(tokenizer.toJSON(), null, 2)}\n`);
-    }
-    if (opts.format === 'bin') {
-      const flat = new Uint16Array(sequences.reduce((n, s) => n + s.ids.length, 0));
-      let o = 0;
-      for (const s of sequences) {
-        flat.set(s.ids, o);
-        o += s.ids.length;
-      }
-      await emitBinary(idsToUint16LE(flat), opts.output);
-      return;
-    }
-    const text = `${JSON.stringify(makeAvcTokensFile(tokenizer, sequences))}\n`;
-    if (opts.output === undefined || opts.output === '-') await writeStdout(text);
-    else await writeFileAtomic(opts.output, text);
+    await writeTokenSequences(tokenizer, sequences, opts, makeAvcTokensFile);
   });
 }
 
@@ -232,13 +217,7 @@ function registerDetokenize(avc: Command): void {
     if (opts.output === undefined || opts.output === '-') assertBinaryStdout();
     const name = displayName(file);
     const bytes = await readFileOrStdin(file);
-    let first = -1;
-    for (const b of bytes) {
-      if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) {
-        first = b;
-        break;
-      }
-    }
+    const first = firstSignificantByte(bytes);
     let tokenizer: AvcTokenizer;
     let sequences: ArrayLike<number>[];
     try {

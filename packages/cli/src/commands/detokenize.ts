@@ -11,6 +11,7 @@ import { inFile, usageError, UserError } from '../errors.js';
 import { checkOutputDirectory, checkOutputFile, displayName, readFileOrStdin } from '../input.js';
 import { assertBinaryStdout, emitBinary, writeFileAtomic } from '../io.js';
 import { addProfileOptions } from '../profile-options.js';
+import { firstSignificantByte } from '../token-files.js';
 import {
   hasTokenizerOptions,
   tokenizerFromOptions,
@@ -27,12 +28,6 @@ interface DetokenizeOptions extends TokenizerCliOptions {
 interface Sequence {
   readonly source?: string;
   readonly ids: ArrayLike<number>;
-}
-
-/** The first byte that is not JSON whitespace, or -1. */
-function firstSignificantByte(bytes: Uint8Array): number {
-  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return b;
-  return -1;
 }
 
 function parseJson(text: string): unknown {

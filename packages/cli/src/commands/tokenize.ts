@@ -3,7 +3,6 @@ import {
   checkCanonicalJpeg,
   canonicalHeader,
   canonicalizeImage,
-  idsToUint16LE,
   isJpeg,
   makeTokensFile,
   type CanonicalJpegProfile,
@@ -11,10 +10,11 @@ import {
 import { Option, type Command } from 'commander';
 import { inFile, usageError } from '../errors.js';
 import { checkOutputFile, displayName, readFileOrStdin } from '../input.js';
-import { assertBinaryStdout, emitBinary, writeFileAtomic, writeStdout } from '../io.js';
+import { assertBinaryStdout } from '../io.js';
 import { parseMegapixels } from '../limits.js';
 import { Progress } from '../progress.js';
 import { addProfileOptions, type ProfileCliOptions } from '../profile-options.js';
+import { writeTokenSequences } from '../token-files.js';
 import { tokenizerFromOptions, type TokenizerCliOptions } from '../tokenizer-options.js';
 
 interface TokenizeOptions extends ProfileCliOptions, TokenizerCliOptions {
@@ -133,25 +133,6 @@ export function register(program: Command): void {
       }
       progress?.finish();
 
-      if (opts.saveTokenizer !== undefined) {
-        await writeFileAtomic(
-          opts.saveTokenizer,
-          `${JSON.stringify(tokenizer.toJSON(), null, 2)}\n`,
-        );
-      }
-      if (opts.format === 'bin') {
-        const total = sequences.reduce((n, s) => n + s.ids.length, 0);
-        const flat = new Uint16Array(total);
-        let o = 0;
-        for (const s of sequences) {
-          flat.set(s.ids, o);
-          o += s.ids.length;
-        }
-        await emitBinary(idsToUint16LE(flat), opts.output);
-        return;
-      }
-      const text = `${JSON.stringify(makeTokensFile(tokenizer, sequences))}\n`;
-      if (toStdout) await writeStdout(text);
-      else await writeFileAtomic(opts.output as string, text);
+      await writeTokenSequences(tokenizer, sequences, opts, makeTokensFile);
     });
 }
