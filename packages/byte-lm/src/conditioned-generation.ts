@@ -35,17 +35,24 @@ export function conditionedPrompt(
   return [tokenizer.bos, tokenizer.classId(classLabel), ...bodyIds];
 }
 
-export interface ConditionedGenerationOptions {
+/** The settings image and video generation pass through to generateConditioned. */
+export interface ConditionedSamplingOptions {
+  readonly sampling?: SamplingOptions;
+  /** Classifier-free guidance scale S; undefined: no guidance (no null-class rows). */
+  readonly cfgScale?: number;
+  /**
+   * New tokens per image or clip at most (EOS included); default: all the model's context
+   * leaves.
+   */
+  readonly maxNewTokens?: number;
+}
+
+export interface ConditionedGenerationOptions extends ConditionedSamplingOptions {
   readonly tokenizer: TokenVocabulary;
   /** One conditionedPrompt per sequence. */
   readonly prompts: readonly (readonly number[])[];
-  readonly sampling?: SamplingOptions;
-  /** Classifier-free guidance scale; undefined: no guidance (no null-class rows). */
-  readonly cfgScale?: number;
   /** The codec's masks, run after guidance and before the sampling warpers. */
   readonly constraints: readonly LogitsProcessor[];
-  /** New tokens per sequence at most (EOS included); default: all the model's context leaves. */
-  readonly maxNewTokens?: number;
   readonly onToken?: (sequence: number, token: number) => void;
 }
 

@@ -24,6 +24,7 @@ import {
   checkVocabulary,
   conditionedPrompt,
   generateConditioned,
+  type ConditionedSamplingOptions,
 } from './conditioned-generation.js';
 import { GrammarMaskProcessor } from './constraint.js';
 import type { FinishReason, GenerationStats } from './generate.js';
@@ -33,7 +34,6 @@ import {
   tokenBytes,
   type MergeTokens,
 } from './logits-processors.js';
-import type { SamplingOptions } from './samplers.js';
 
 export { checkVocabulary } from './conditioned-generation.js';
 
@@ -69,17 +69,12 @@ export interface ImagePrompt {
   readonly body?: Uint8Array;
 }
 
-export interface GenerateImagesOptions {
+export interface GenerateImagesOptions extends ConditionedSamplingOptions {
   readonly tokenizer: JpegTokenizer;
   /** One per image. */
   readonly prompts: readonly ImagePrompt[];
-  readonly sampling?: SamplingOptions;
-  /** Classifier-free guidance scale S; undefined: no guidance (no null-class rows). */
-  readonly cfgScale?: number;
   /** Mask the logits with the profile's JPEG grammar; default true. */
   readonly constrain?: boolean;
-  /** New tokens per image at most (EOS included); default: all the model's context leaves. */
-  readonly maxNewTokens?: number;
   /** Streaming: each generated token's bytes as soon as it is chosen (for live previews). */
   readonly onBytes?: (image: number, bytes: Uint8Array) => void;
   /**

@@ -18,10 +18,10 @@ import {
   checkVocabulary,
   conditionedPrompt,
   generateConditioned,
+  type ConditionedSamplingOptions,
 } from './conditioned-generation.js';
 import type { FinishReason, GenerationStats } from './generate.js';
 import { ByteTokensOnlyProcessor } from './logits-processors.js';
-import type { SamplingOptions } from './samplers.js';
 
 export interface ClipPrompt {
   /** Class label; null or undefined: unconditional (NULL_CLASS). */
@@ -30,15 +30,10 @@ export interface ClipPrompt {
   readonly body?: Uint8Array;
 }
 
-export interface GenerateClipsOptions extends FfmpegOptions {
+export interface GenerateClipsOptions extends FfmpegOptions, ConditionedSamplingOptions {
   readonly tokenizer: AvcTokenizer;
   /** One per clip. */
   readonly prompts: readonly ClipPrompt[];
-  readonly sampling?: SamplingOptions;
-  /** Classifier-free guidance scale; undefined: no guidance. */
-  readonly cfgScale?: number;
-  /** New tokens per clip at most (EOS included); default: all the model's context leaves. */
-  readonly maxNewTokens?: number;
   /** Reject a clip when more than this share of its slices had to be concealed (default 0.5). */
   readonly maxConcealedFraction?: number;
   readonly onToken?: (clip: number, token: number) => void;
