@@ -13,6 +13,7 @@
  * its occurrences, not to the corpus.
  */
 import { CodecError } from './errors.js';
+import { parseJsonInput } from './json-input.js';
 
 export const BPE_FORMAT = 'jpeglm-bpe';
 export const BPE_VERSION = 1;
@@ -363,7 +364,7 @@ export class BytePairEncoding {
 
   /** Read the JSON form (an object or its text), checking every field. */
   static fromJSON(json: unknown): BytePairEncoding {
-    const o = typeof json === 'string' ? parseJson(json) : json;
+    const o = parseJsonInput(json);
     const bad = (why: string): never => {
       throw new CodecError('invalid-argument', `not a jpeglm BPE file: ${why}`);
     };
@@ -400,14 +401,6 @@ function containsBoundary(e: Uint8Array): boolean {
   for (let i = 0; i + 1 < e.length; i++)
     if (e[i] === 0xff && isBoundaryMarker(e[i + 1])) return true;
   return false;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new CodecError('invalid-argument', `invalid JSON: ${(e as Error).message}`);
-  }
 }
 
 /** Max-heap of (count, pair key) with lazy deletion; ties pop the smaller key first. */

@@ -15,6 +15,7 @@
  */
 import type { BytePairEncoding } from './bpe.js';
 import { CodecError } from './errors.js';
+import { parseJsonInput } from './json-input.js';
 
 export const BOS_ID = 256;
 export const EOS_ID = 257;
@@ -320,14 +321,7 @@ export function readVersionedJson(
   format: string,
   version: number,
 ): { f: Record<string, unknown>; bad: Refuse } {
-  let o = json;
-  if (typeof json === 'string') {
-    try {
-      o = JSON.parse(json);
-    } catch (e) {
-      throw new CodecError('invalid-argument', `invalid JSON: ${(e as Error).message}`);
-    }
-  }
+  const o = parseJsonInput(json);
   const bad: Refuse = (why) => {
     throw new CodecError('invalid-argument', `not a ${what}: ${why}`);
   };

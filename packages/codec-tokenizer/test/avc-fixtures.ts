@@ -3,7 +3,7 @@
  * network), and small helpers shared by the avc-*.test.ts files.
  */
 import { spawnSync } from 'node:child_process';
-import { avcSplitNalUnits, type AvcNalUnit } from '../src/index.js';
+import { avcConcat, avcSplitNalUnits, type AvcNalUnit } from '../src/index.js';
 
 /** Moving sources of different aspect ratios and content. */
 export const SOURCES = {
@@ -77,13 +77,7 @@ export function units(stream: Uint8Array): AvcNalUnit[] {
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return avcConcat(parts);
 }
 
 /** The stream without units [from, to) (whole byte_stream_nal_units, start codes included). */
