@@ -1,6 +1,7 @@
 /**
- * Finding and opening the model a command runs: `--model DIR`, or else the default model
- * directory `models/default` shipped with the package or found in the repository checkout.
+ * Finding and opening the model a command runs: `--model DIR`, or else the embedded default
+ * model, `models/emoji-48` of the repository checkout (found from this package's location, so
+ * it works from a fresh clone after `npm ci`, whatever the working directory).
  */
 import { existsSync, statSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
@@ -11,12 +12,17 @@ import { JpegTokenizer, isCodecError } from '@jpeglm/codec-tokenizer';
 import { ExitCode } from './exit-codes.js';
 import { UserError } from './errors.js';
 
-/** Where the default model is looked for, in order: the package's own, then the repository's. */
+/** The embedded default model: a directory under the repository's `models/` (issue 6). */
+export const DEFAULT_MODEL = path.join('models', 'emoji-48');
+
+/** What `--model` help texts say about the default. */
+export const MODEL_OPTION_HELP = `model directory (default: ${DEFAULT_MODEL}, the embedded emoji model)`;
+
+/** Where the default model is looked for: the repository root above packages/cli. */
 export function defaultModelCandidates(): string[] {
   const here = path.dirname(fileURLToPath(import.meta.url)); // packages/cli/{dist,src}
-  const packageRoot = path.resolve(here, '..');
-  const repoRoot = path.resolve(packageRoot, '..', '..');
-  return [path.join(packageRoot, 'models', 'default'), path.join(repoRoot, 'models', 'default')];
+  const repoRoot = path.resolve(here, '..', '..', '..');
+  return [path.join(repoRoot, DEFAULT_MODEL)];
 }
 
 /** The model directory to use: `--model` if given, else the default model, else a usage error. */

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { SamplingOptions } from '@jpeglm/byte-lm';
 import { usageError } from './errors.js';
+import type { GenerationDefaults } from './generation-config.js';
 
 export interface RawSamplingOptions {
   seed?: string;
@@ -28,6 +29,9 @@ export interface GenerationSettings {
   readonly maxTokens: number | undefined;
 }
 
+/** Help-text wording: an option left out takes the model's generation_config.json value. */
+const MODEL_DEFAULT = "(default: the model's generation_config.json, else";
+
 /** Add --seed, --temperature, --top-k, --top-p, --min-p, --cfg, --no-constrain, --max-tokens. */
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
@@ -35,17 +39,20 @@ export function addSamplingOptions(cmd: Command): Command {
       '--seed <n>',
       'PRNG seed, 0..4294967295: the same seed and options give the same bytes (default: random, reported)',
     )
-    .option('--temperature <t>', 'sampling temperature >= 0; 0 = greedy', '1')
-    .option('--top-k <k>', 'keep only the k most likely tokens (0 = off)', '0')
+    .option('--temperature <t>', `sampling temperature >= 0; 0 = greedy ${MODEL_DEFAULT} 1)`)
+    .option('--top-k <k>', `keep only the k most likely tokens (0 = off) ${MODEL_DEFAULT} 0)`)
     .option(
       '--top-p <p>',
-      'nucleus sampling: keep the most likely tokens up to mass p, in (0, 1]',
-      '1',
+      `nucleus sampling: keep the most likely tokens up to mass p, in (0, 1] ${MODEL_DEFAULT} 1)`,
     )
-    .option('--min-p <p>', 'drop tokens less likely than p times the best one, in [0, 1]', '0')
+    .option(
+      '--min-p <p>',
+      `drop tokens less likely than p times the best one, in [0, 1] ${MODEL_DEFAULT} 0)`,
+    )
     .option(
       '--cfg <scale>',
-      'classifier-free guidance scale S: logits = uncond + S * (cond - uncond)',
+      'classifier-free guidance scale S: logits = uncond + S * (cond - uncond), with --class ' +
+        `${MODEL_DEFAULT} none)`,
     )
     .option('--no-constrain', 'do not mask bytes with the JPEG grammar (raw model behaviour)')
     .option(
@@ -84,24 +91,42 @@ export function parseFloatOption(
   return v;
 }
 
-export function generationSettings(o: RawSamplingOptions): GenerationSettings {
+/**
+ * Checked settings from the raw options; an option left out takes the model's default
+ * (generation_config.json, see generation-config.ts), else the neutral value (temperature 1,
+ * no truncation, no guidance).
+ */
+export function generationSettings(
+  o: RawSamplingOptions,
+  defaults: GenerationDefaults = {},
+): GenerationSettings {
   const seedWasRandom = o.seed === undefined;
   const seed =
     o.seed === undefined
       ? Math.floor(Math.random() * 0x100000000)
       : parseIntegerOption('--seed', o.seed, 0, 0xffffffff);
-  const temperature = parseFloatOption(
-    '--temperature',
-    o.temperature ?? '1',
-    (v) => v >= 0 && v <= 1000,
-    'a number from 0 to 1000',
-  );
-  const topK = parseIntegerOption('--top-k', o.topK ?? '0', 0, 1 << 30);
-  const topP = parseFloatOption('--top-p', o.topP ?? '1', (v) => v > 0 && v <= 1, 'in (0, 1]');
-  const minP = parseFloatOption('--min-p', o.minP ?? '0', (v) => v >= 0 && v <= 1, 'in [0, 1]');
+  const temperature =
+    o.temperature === undefined
+      ? (defaults.temperature ?? 1)
+      : parseFloatOption(
+          '--temperature',
+          o.temperature,
+          (v) => v >= 0 && v <= 1000,
+          'a number from 0 to 1000',
+        );
+  const topK =
+    o.topK === undefined ? (defaults.topK ?? 0) : parseIntegerOption('--top-k', o.topK, 0, 1 << 30);
+  const topP =
+    o.topP === undefined
+      ? (defaults.topP ?? 1)
+      : parseFloatOption('--top-p', o.topP, (v) => v > 0 && v <= 1, 'in (0, 1]');
+  const minP =
+    o.minP === undefined
+      ? (defaults.minP ?? 0)
+      : parseFloatOption('--min-p', o.minP, (v) => v >= 0 && v <= 1, 'in [0, 1]');
   const cfg =
     o.cfg === undefined
-      ? undefined
+      ? defaults.cfg
       : parseFloatOption('--cfg', o.cfg, (v) => v >= 0 && v <= 100, 'a number from 0 to 100');
   const maxTokens =
     o.maxTokens === undefined

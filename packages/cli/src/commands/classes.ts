@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { NULL_CLASS_ID } from '@jpeglm/codec-tokenizer';
 import { writeStdout } from '../io.js';
-import { loadTokenizer, resolveModelDir } from '../model-loader.js';
+import { loadTokenizer, MODEL_OPTION_HELP, resolveModelDir } from '../model-loader.js';
 
 interface ClassesCliOptions {
   model?: string;
@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .description(
       'List the class labels a model was trained with (the values `generate --class` accepts), one per line.',
     )
-    .option('--model <dir>', 'model directory (default: models/default)')
+    .option('--model <dir>', MODEL_OPTION_HELP)
     .option('--json', 'print {model, profile, nullClassId, classes: [{label, id}]} on stdout')
     .action(async (opts: ClassesCliOptions) => {
       const dir = resolveModelDir(opts.model);

@@ -12,7 +12,8 @@ import {
   runImages,
   type OutputOptions,
 } from '../generation-run.js';
-import { openModel } from '../model-loader.js';
+import { loadGenerationDefaults, modelDefaultsFor } from '../generation-config.js';
+import { MODEL_OPTION_HELP, openModel, resolveModelDir } from '../model-loader.js';
 import {
   addSamplingOptions,
   generationSettings,
@@ -39,7 +40,7 @@ export function register(program: Command): void {
     .argument('<image>', 'any image file sharp reads (JPEG, PNG, WebP, ...) or a PPM')
     .option('--keep <fraction>', 'fraction of the MCUs to keep, in [0, 1)', '0.5')
     .option('--class <name>', 'class label to condition on (default: unconditional)')
-    .option('--model <dir>', 'model directory (default: models/default)')
+    .option('--model <dir>', MODEL_OPTION_HELP)
     .option('-n, --n <count>', `number of completions, 1..${MAX_IMAGES}`, '1');
   addSamplingOptions(cmd);
   addOutputOptions(cmd, 'completed-{i}.jpg');
@@ -51,14 +52,16 @@ export function register(program: Command): void {
       'a fraction in [0, 1)',
     );
     const n = parseIntegerOption('--n', opts.n, 1, MAX_IMAGES);
-    const settings = generationSettings(opts);
+    const modelDir = resolveModelDir(opts.model);
+    const defaults = modelDefaultsFor(await loadGenerationDefaults(modelDir), opts.class);
+    const settings = generationSettings(opts, defaults);
     const stem = path
       .basename(image)
       .replace(/\.[^.]*$/, '')
       .replace(/[^A-Za-z0-9_.-]+/g, '_');
     const plan = planOutputs(n, opts, `${stem}-completed-{i}.jpg`);
     const input = await readInput(image);
-    const opened = await openModel(opts.model);
+    const opened = await openModel(modelDir);
     try {
       const { tokenizer } = opened;
       const classLabel = resolveClass(opts.class, tokenizer.classes);

@@ -12,7 +12,7 @@ import { decodeJpeg, isCodecError, type RgbImage } from '@jpeglm/codec-tokenizer
 import { UserError, usageError } from '../errors.js';
 import { checkOutputFile } from '../input.js';
 import { writeFileAtomic, writeStdout } from '../io.js';
-import { openModel } from '../model-loader.js';
+import { MODEL_OPTION_HELP, openModel } from '../model-loader.js';
 import { encodePng, tileGrid } from '../png.js';
 import { Progress } from '../progress.js';
 import { parseFloatOption, parseIntegerOption } from '../sampling-options.js';
@@ -87,7 +87,7 @@ export function register(program: Command): void {
         'no warning: our validator, our decoder and djpeg if installed); optionally a PNG grid ' +
         'of the constrained samples, one row per class.',
     )
-    .option('--model <dir>', 'model directory (default: models/default)')
+    .option('--model <dir>', MODEL_OPTION_HELP)
     .requiredOption('--data <dir>', 'dataset folder written by jpeglm prep')
     .option('--samples <n>', 'samples per mode (unconstrained, constrained), classes in turn', '8')
     .option('--max-val <n>', 'score at most the first n val samples (default: all)')

@@ -7,7 +7,8 @@ import {
   runImages,
   type OutputOptions,
 } from '../generation-run.js';
-import { openModel } from '../model-loader.js';
+import { loadGenerationDefaults, modelDefaultsFor } from '../generation-config.js';
+import { MODEL_OPTION_HELP, openModel, resolveModelDir } from '../model-loader.js';
 import {
   addSamplingOptions,
   generationSettings,
@@ -34,16 +35,18 @@ export function register(program: Command): void {
       '--class <name>',
       'class label to condition on (default: unconditional; see jpeglm classes)',
     )
-    .option('--model <dir>', 'model directory (default: models/default)')
+    .option('--model <dir>', MODEL_OPTION_HELP)
     .option('-n, --n <count>', `number of images, 1..${MAX_IMAGES}, generated as one batch`, '1');
   addSamplingOptions(cmd);
   addOutputOptions(cmd, 'dog-{i}.jpg');
   cmd.action(async (opts: GenerateCliOptions) => {
     const n = parseIntegerOption('--n', opts.n, 1, MAX_IMAGES);
-    const settings = generationSettings(opts);
+    const modelDir = resolveModelDir(opts.model);
+    const defaults = modelDefaultsFor(await loadGenerationDefaults(modelDir), opts.class);
+    const settings = generationSettings(opts, defaults);
     const stem = (opts.class ?? 'unconditional').replace(/[^A-Za-z0-9_.-]+/g, '_');
     const plan = planOutputs(n, opts, `${stem}-{i}.jpg`);
-    const opened = await openModel(opts.model);
+    const opened = await openModel(modelDir);
     try {
       const classLabel = resolveClass(opts.class, opened.tokenizer.classes);
       await runImages({

@@ -5,7 +5,7 @@ import { describeError, inFile } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { readInput, writeStdout } from '../io.js';
 import { resolveClass } from '../generation-run.js';
-import { openModel } from '../model-loader.js';
+import { MODEL_OPTION_HELP, openModel } from '../model-loader.js';
 
 interface ScoreCliOptions {
   model?: string;
@@ -23,7 +23,7 @@ export function register(program: Command): void {
         'stderr and the others are still scored (exit 2 at the end).',
     )
     .argument('<images...>', 'image files (any format sharp reads, or PPM)')
-    .option('--model <dir>', 'model directory (default: models/default)')
+    .option('--model <dir>', MODEL_OPTION_HELP)
     .option('--class <name>', 'condition on this class (default: unconditional, NULL_CLASS)')
     .option('--json', 'JSON on stdout, with per-token log-probabilities (natural log)')
     .action(async (images: string[], opts: ScoreCliOptions) => {
