@@ -198,12 +198,19 @@ export {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_SHARD_TOKENS,
   DEFAULT_VAL_FRACTION,
+  DEFAULT_MAX_VIDEO_INPUT_BYTES,
+  DEFAULT_VIDEO_TIMEOUT_MS,
+  type DatasetCodec,
+  type DatasetTokenizer,
+  isAvcProfile,
   prepareDataset,
 } from './dataset/prep.js';
 export {
   type PreparedDataset,
+  type OpenDatasetOptions,
   type DatasetSample,
   openPreparedDataset,
+  parseDatasetTokenizer,
   readShardWithIndex,
   readSplit,
 } from './dataset/read.js';

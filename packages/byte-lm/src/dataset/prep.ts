@@ -1,6 +1,8 @@
 /**
- * The dataset job: inputs -> canonical JPEG token sequences -> train/val shards, an index per
- * shard, rejects, tokenizer.json and a dataset card (dataset.json).
+ * The dataset job: inputs -> canonical JPEG (images) or canonical H.264 (videos, with an AVC
+ * profile) token sequences -> train/val shards, an index per shard, rejects, tokenizer.json and
+ * a dataset card (dataset.json). The codec only changes the per-file work (sample.ts) and the
+ * tokenizer; listing, chunks, resuming, split and shards are the same for both.
  *
  * Resumability. Inputs are listed in a fixed order and cut into fixed-size chunks. Each chunk's
  * results (token sequences or reject reasons) are written to `.prep/chunks/NNNNNN.chunk` by
@@ -14,10 +16,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
+  AvcTokenizer,
   CodecError,
   DEFAULT_MAX_MEGAPIXELS,
   FIRST_CLASS_ID,
   JpegTokenizer,
+  avcProfileHeader,
+  ffmpegVersion,
+  resolveFfmpeg,
+  type AvcProfile,
   type CanonicalJpegProfile,
 } from '@jpeglm/codec-tokenizer';
 import {
@@ -34,7 +41,7 @@ import {
 import { listImageFolder, readManifest, type InputListing, type InputSample } from './inputs.js';
 import { splitOf, type Split } from './split.js';
 import { SamplePool } from './pool.js';
-import type { SampleResult } from './sample.js';
+import type { SampleCodec, SampleResult } from './sample.js';
 
 export const DATASET_CARD_FILE = 'dataset.json';
 export const DATASET_FORMAT = 'jpeglm-dataset';
@@ -48,6 +55,21 @@ export const DEFAULT_CHUNK_SIZE = 256;
 export const DEFAULT_SHARD_TOKENS = 100_000_000;
 export const DEFAULT_VAL_FRACTION = 0.05;
 export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
+/** Videos are hashed as a stream and ffmpeg reads only their first seconds: a larger limit. */
+export const DEFAULT_MAX_VIDEO_INPUT_BYTES = 4 * 1024 * 1024 * 1024;
+/** ffmpeg is killed, and the video rejected, after this long on one file. */
+export const DEFAULT_VIDEO_TIMEOUT_MS = 300_000;
+
+/** The codec a dataset is made with: canonical JPEG for images, canonical H.264 for videos. */
+export type DatasetCodec = 'jpeg' | 'avc';
+
+/** A dataset's tokenizer: tokenizer.json is one or the other (by its "format"). */
+export type DatasetTokenizer = JpegTokenizer | AvcTokenizer;
+
+/** True for AVC profiles (avcProfile/makeAvcProfile), false for canonical JPEG profiles. */
+export function isAvcProfile(p: CanonicalJpegProfile | AvcProfile): p is AvcProfile {
+  return 'mbsPerSlice' in p;
+}
 
 export type PrepSource =
   | { readonly kind: 'folder'; readonly path: string }
@@ -65,13 +87,20 @@ export interface PrepProgress {
 export interface PrepOptions {
   readonly source: PrepSource;
   readonly out: string;
-  readonly profile: CanonicalJpegProfile;
+  /** A canonical JPEG profile for images, or an AVC profile (avcProfile) for videos. */
+  readonly profile: CanonicalJpegProfile | AvcProfile;
+  /** ffmpeg binary for videos; default: $JPEGLM_FFMPEG, else the bundled one. */
+  readonly ffmpeg?: string;
+  /** Per-video ffmpeg time limit (default DEFAULT_VIDEO_TIMEOUT_MS). */
+  readonly videoTimeoutMs?: number;
   readonly valFraction?: number;
   /** Worker threads; 0 runs in-process. */
   readonly workers: number;
   readonly chunkSize?: number;
   readonly shardTokens?: number;
+  /** Default DEFAULT_MAX_INPUT_BYTES for images, DEFAULT_MAX_VIDEO_INPUT_BYTES for videos. */
   readonly maxInputBytes?: number;
+  /** Images only. */
   readonly maxMegapixels?: number;
   readonly onProgress?: (p: PrepProgress) => void;
   readonly onWarning?: (message: string) => void;
@@ -105,7 +134,11 @@ export interface DatasetClassInfo {
 export interface DatasetCard {
   readonly format: typeof DATASET_FORMAT;
   readonly version: number;
-  readonly profile: CanonicalJpegProfile;
+  /** Absent in cards written before videos were supported: those are 'jpeg'. */
+  readonly codec?: DatasetCodec;
+  readonly profile: CanonicalJpegProfile | AvcProfile;
+  /** AVC datasets: `ffmpeg -version`'s first line (the bytes depend on the ffmpeg build). */
+  readonly ffmpeg?: string;
   readonly tokenizer: {
     readonly file: string;
     readonly vocabSize: number;
@@ -132,6 +165,7 @@ export interface DatasetCard {
     readonly samples: number;
     readonly rejects: number;
     readonly tokens: number;
+    /** Bytes between the class token and EOS (JPEG: scan and EOI; AVC: the stream body). */
     readonly scanBytes: number;
   };
   readonly splits: { readonly train: DatasetSplitInfo; readonly val: DatasetSplitInfo };
@@ -147,13 +181,18 @@ interface Plan {
   readonly groupBy: string | null;
   readonly inputsSha256: string;
   readonly inputs: number;
-  readonly profile: CanonicalJpegProfile;
+  readonly profile: CanonicalJpegProfile | AvcProfile;
   readonly classes: readonly string[];
   readonly valFraction: number;
   readonly chunkSize: number;
   readonly shardTokens: number;
   readonly maxInputBytes: number;
-  readonly maxMegapixels: number;
+  /** Images. (JPEG plans keep their original fields, so their hashes do not change.) */
+  readonly maxMegapixels?: number;
+  /** Videos: another ffmpeg build may encode other bytes, so it is part of the plan. */
+  readonly codec?: 'avc';
+  readonly ffmpeg?: string;
+  readonly headerSha256?: string;
 }
 
 async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
@@ -387,9 +426,35 @@ export async function prepareDataset(options: PrepOptions): Promise<DatasetCard>
     warn(`class folder ${d} holds no files; no class made`);
   const { samples } = listing;
   const classes = classList(samples);
-  const tokenizer = new JpegTokenizer({ profile, classes });
-  const maxInputBytes = options.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES;
-  const maxMegapixels = options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS;
+  const video = isAvcProfile(profile);
+  const maxInputBytes =
+    options.maxInputBytes ?? (video ? DEFAULT_MAX_VIDEO_INPUT_BYTES : DEFAULT_MAX_INPUT_BYTES);
+  let tokenizer: DatasetTokenizer;
+  let codec: SampleCodec;
+  let codecPlan: Pick<Plan, 'maxMegapixels' | 'codec' | 'ffmpeg' | 'headerSha256'>;
+  if (video) {
+    // One binary for the header and every worker; a missing ffmpeg fails here, before any work.
+    const ffmpeg = resolveFfmpeg(options.ffmpeg);
+    const header = await avcProfileHeader(profile, { ffmpeg });
+    tokenizer = new AvcTokenizer({ profile, header, classes });
+    codec = {
+      kind: 'avc',
+      profile: tokenizer.profile,
+      ffmpeg,
+      header: header.bytes,
+      timeoutMs: options.videoTimeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS,
+    };
+    codecPlan = {
+      codec: 'avc',
+      ffmpeg: await ffmpegVersion({ ffmpeg }),
+      headerSha256: sha256(header.bytes),
+    };
+  } else {
+    const maxMegapixels = options.maxMegapixels ?? DEFAULT_MAX_MEGAPIXELS;
+    tokenizer = new JpegTokenizer({ profile, classes });
+    codec = { kind: 'jpeg', profile: tokenizer.profile, maxMegapixels };
+    codecPlan = { maxMegapixels };
+  }
   const plan: Plan = {
     format: 'jpeglm-prep-plan',
     version: 1,
@@ -403,7 +468,7 @@ export async function prepareDataset(options: PrepOptions): Promise<DatasetCard>
     chunkSize,
     shardTokens,
     maxInputBytes,
-    maxMegapixels,
+    ...codecPlan,
   };
   const planText = JSON.stringify(plan, null, 2) + '\n';
   const planSha256 = sha256(planText);
@@ -478,10 +543,7 @@ export async function prepareDataset(options: PrepOptions): Promise<DatasetCard>
   const report = (): void => options.onProgress?.({ done: finished, todo, resumed, rejects });
   report();
   if (todoChunks.length > 0) {
-    const pool = new SamplePool(
-      { profile: tokenizer.profile, classes, maxInputBytes, maxMegapixels },
-      options.workers,
-    );
+    const pool = new SamplePool({ codec, classes, maxInputBytes }, options.workers);
     const window = Math.max(2, 2 * options.workers);
     const inflight = new Set<Promise<void>>();
     let failure: unknown;
@@ -532,7 +594,7 @@ async function assemble(
   samples: readonly InputSample[],
   chunkCount: number,
   chunkLength: (k: number) => number,
-  tokenizer: JpegTokenizer,
+  tokenizer: DatasetTokenizer,
   plan: Plan,
   planSha256: string,
 ): Promise<DatasetCard> {
@@ -591,7 +653,9 @@ async function assemble(
   const card: DatasetCard = {
     format: DATASET_FORMAT,
     version: DATASET_VERSION,
+    codec: plan.codec ?? 'jpeg',
     profile: tokenizer.profile,
+    ...(plan.ffmpeg !== undefined ? { ffmpeg: plan.ffmpeg } : {}),
     tokenizer: {
       file: DATASET_TOKENIZER_FILE,
       vocabSize: tokenizer.vocabSize,
@@ -603,7 +667,10 @@ async function assemble(
       version: SHARD_VERSION,
       headerBytes: SHARD_HEADER_BYTES,
       tokenType: 'uint16le',
-      sequence: 'BOS, class token or NULL_CLASS, scan bytes (RST markers included), FF D9, EOS',
+      sequence:
+        plan.codec === 'avc'
+          ? 'BOS, class token or NULL_CLASS, Annex B bytes after the SPS/PPS/SEI header (start codes included), EOS'
+          : 'BOS, class token or NULL_CLASS, scan bytes (RST markers included), FF D9, EOS',
     },
     source: { kind: plan.sourceKind, inputs: samples.length },
     split: {

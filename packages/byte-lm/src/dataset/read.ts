@@ -4,15 +4,32 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CodecError, JpegTokenizer } from '@jpeglm/codec-tokenizer';
+import {
+  AVC_TOKENIZER_FORMAT,
+  AvcTokenizer,
+  CodecError,
+  JpegTokenizer,
+} from '@jpeglm/codec-tokenizer';
 import { decodeShard, parseShardIndex, type ShardIndexEntry } from './shard.js';
-import { DATASET_CARD_FILE, DATASET_FORMAT, DATASET_VERSION, type DatasetCard } from './prep.js';
+import {
+  DATASET_CARD_FILE,
+  DATASET_FORMAT,
+  DATASET_VERSION,
+  type DatasetCard,
+  type DatasetTokenizer,
+} from './prep.js';
 import type { Split } from './split.js';
 
-export interface PreparedDataset {
+/** A dataset folder, opened; image datasets have a JpegTokenizer, video datasets an AvcTokenizer. */
+export interface PreparedDataset<T extends DatasetTokenizer = JpegTokenizer> {
   readonly dir: string;
   readonly card: DatasetCard;
-  readonly tokenizer: JpegTokenizer;
+  readonly tokenizer: T;
+}
+
+export interface OpenDatasetOptions {
+  /** 'any' opens video (AVC) datasets too; by default only image (JPEG) datasets open. */
+  readonly codec: 'any';
 }
 
 export interface DatasetSample extends ShardIndexEntry {
@@ -23,6 +40,23 @@ export interface DatasetSample extends ShardIndexEntry {
 
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
+/**
+ * A dataset's tokenizer.json (JSON text): an AVC tokenizer when its "format" says so, else a
+ * JPEG tokenizer. Throws CodecError on anything else.
+ */
+export function parseDatasetTokenizer(text: string): DatasetTokenizer {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CodecError('corrupt', 'not valid JSON');
+  }
+  const format = (json as { format?: unknown } | null)?.format;
+  return format === AVC_TOKENIZER_FORMAT
+    ? AvcTokenizer.fromJSON(json)
+    : JpegTokenizer.fromJSON(json);
+}
+
 async function readText(file: string): Promise<string> {
   const st = await fs.stat(file).catch(() => undefined);
   if (!st) throw new CodecError('io', `${file}: missing`);
@@ -32,8 +66,19 @@ async function readText(file: string): Promise<string> {
   return fs.readFile(file, 'utf8');
 }
 
-/** Open a dataset folder written by prepareDataset: card and tokenizer, checked. */
-export async function openPreparedDataset(dir: string): Promise<PreparedDataset> {
+/**
+ * Open a dataset folder written by prepareDataset: card and tokenizer, checked. Without
+ * `{ codec: 'any' }` a video dataset is refused, for callers that work on images only.
+ */
+export async function openPreparedDataset(dir: string): Promise<PreparedDataset>;
+export async function openPreparedDataset(
+  dir: string,
+  options: OpenDatasetOptions,
+): Promise<PreparedDataset<DatasetTokenizer>>;
+export async function openPreparedDataset(
+  dir: string,
+  options?: OpenDatasetOptions,
+): Promise<PreparedDataset<DatasetTokenizer>> {
   const st = await fs.stat(dir).catch(() => undefined);
   if (!st) throw new CodecError('io', `${dir}: no such dataset folder`);
   if (!st.isDirectory()) throw new CodecError('invalid-argument', `${dir}: not a folder`);
@@ -68,13 +113,26 @@ export async function openPreparedDataset(dir: string): Promise<PreparedDataset>
   if (!card.splits || !ok(card.splits.train) || !ok(card.splits.val) || !card.tokenizer) {
     throw new CodecError('corrupt', `${cardFile}: card lacks its split or tokenizer entries`);
   }
+  const codec = card.codec ?? 'jpeg';
+  if (codec !== 'jpeg' && options?.codec !== 'any') {
+    throw new CodecError(
+      'unsupported',
+      `${dir}: a video (${codec.toUpperCase()}) dataset; only image (JPEG) datasets are read here`,
+    );
+  }
   const tokFile = path.join(dir, card.tokenizer.file);
-  let tokenizer: JpegTokenizer;
+  let tokenizer: DatasetTokenizer;
   try {
-    tokenizer = JpegTokenizer.fromJSON(await readText(tokFile));
+    tokenizer = parseDatasetTokenizer(await readText(tokFile));
   } catch (e) {
     if (e instanceof CodecError) throw new CodecError(e.code, `${tokFile}: ${e.message}`);
     throw e;
+  }
+  if ((tokenizer instanceof AvcTokenizer ? 'avc' : 'jpeg') !== codec) {
+    throw new CodecError(
+      'corrupt',
+      `${tokFile}: not a${codec === 'avc' ? 'n AVC' : ' JPEG'} tokenizer, as the card's codec says`,
+    );
   }
   if (tokenizer.vocabSize !== card.tokenizer.vocabSize) {
     throw new CodecError(
@@ -87,7 +145,7 @@ export async function openPreparedDataset(dir: string): Promise<PreparedDataset>
 
 /** Read one shard and its index; throws CodecError naming the file at the first problem. */
 export async function readShardWithIndex(
-  dataset: PreparedDataset,
+  dataset: PreparedDataset<DatasetTokenizer>,
   shardFile: string,
   indexFile: string,
 ): Promise<DatasetSample[]> {
@@ -117,7 +175,10 @@ export async function readShardWithIndex(
 }
 
 /** Every sample of a split, in shard order. */
-export async function readSplit(dataset: PreparedDataset, split: Split): Promise<DatasetSample[]> {
+export async function readSplit(
+  dataset: PreparedDataset<DatasetTokenizer>,
+  split: Split,
+): Promise<DatasetSample[]> {
   const out: DatasetSample[] = [];
   for (const s of dataset.card.splits[split].shards) {
     const samples = await readShardWithIndex(dataset, s.file, s.index);

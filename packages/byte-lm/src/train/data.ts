@@ -16,7 +16,8 @@
  *   validation, BOS (not a byte of any file), matching `scoreSequence` in score.ts.
  */
 
-import { BOS_ID, NULL_CLASS_ID, PAD_ID, type JpegTokenizer } from '@jpeglm/codec-tokenizer';
+import { BOS_ID, NULL_CLASS_ID, PAD_ID } from '@jpeglm/codec-tokenizer';
+import type { DatasetTokenizer } from '../dataset/prep.js';
 import { Xoshiro128 } from '../prng.js';
 import { ModelError } from '../model-error.js';
 import { Shard, type ShardFiles } from './shards.js';
@@ -33,7 +34,10 @@ export class TokenStream {
     readonly sampleStarts: Float64Array,
   ) {}
 
-  static async open(files: readonly ShardFiles[], tokenizer: JpegTokenizer): Promise<TokenStream> {
+  static async open(
+    files: readonly ShardFiles[],
+    tokenizer: DatasetTokenizer,
+  ): Promise<TokenStream> {
     const shards: Shard[] = [];
     try {
       for (const f of files) shards.push(await Shard.open(f, tokenizer));

@@ -18,10 +18,13 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { JpegTokenizer } from '@jpeglm/codec-tokenizer';
 import { ModelError } from '../model-error.js';
-import { DATASET_CARD_FILE, DATASET_TOKENIZER_FILE } from '../dataset/prep.js';
-import { openPreparedDataset } from '../dataset/read.js';
+import {
+  DATASET_CARD_FILE,
+  DATASET_TOKENIZER_FILE,
+  type DatasetTokenizer,
+} from '../dataset/prep.js';
+import { openPreparedDataset, parseDatasetTokenizer } from '../dataset/read.js';
 import { SHARD_HEADER_BYTES, decodeShard, parseShardIndex } from '../dataset/shard.js';
 
 export const SHARD_INDEX_SUFFIX = '.index.jsonl';
@@ -36,7 +39,8 @@ export interface ShardFiles {
 }
 
 export interface TrainingData {
-  readonly tokenizer: JpegTokenizer;
+  /** JPEG or AVC: training only needs the vocabulary; the model directory gets this file. */
+  readonly tokenizer: DatasetTokenizer;
   /** tokenizer.json exactly as stored (copied into the model directory). */
   readonly tokenizerText: string;
   readonly train: readonly ShardFiles[];
@@ -56,7 +60,7 @@ export async function locateTrainingData(dir: string): Promise<TrainingData> {
   if (!st) throw new ModelError('io', `${dir}: no such data directory`);
   if (!st.isDirectory()) throw new ModelError('io', `${dir}: not a directory`);
   if (await fs.stat(path.join(dir, DATASET_CARD_FILE)).catch(() => undefined)) {
-    const ds = await openPreparedDataset(dir);
+    const ds = await openPreparedDataset(dir, { codec: 'any' });
     const files = (split: 'train' | 'val'): ShardFiles[] =>
       ds.card.splits[split].shards.map((s) => ({
         shard: path.join(dir, s.file),
@@ -77,9 +81,9 @@ export async function locateTrainingData(dir: string): Promise<TrainingData> {
     );
   }
   const tokenizerText = await readText(tokFile);
-  let tokenizer: JpegTokenizer;
+  let tokenizer: DatasetTokenizer;
   try {
-    tokenizer = JpegTokenizer.fromJSON(tokenizerText);
+    tokenizer = parseDatasetTokenizer(tokenizerText);
   } catch (e) {
     throw new ModelError('corrupt', `${tokFile}: ${(e as Error).message}`);
   }
@@ -112,7 +116,7 @@ export class Shard {
     this.fd = fd;
   }
 
-  static async open(files: ShardFiles, tokenizer: JpegTokenizer): Promise<Shard> {
+  static async open(files: ShardFiles, tokenizer: DatasetTokenizer): Promise<Shard> {
     const file = files.shard;
     const st = await fs.stat(file).catch(() => undefined);
     if (!st) throw new ModelError('io', `${file}: missing shard`);

@@ -13,7 +13,7 @@
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { JpegTokenizer } from '@jpeglm/codec-tokenizer';
+import type { DatasetTokenizer } from '../dataset/prep.js';
 import { parameterCount } from '../config.js';
 import { ModelError } from '../model-error.js';
 import { saveModelDir, WEIGHTS_FILE } from '../model-dir.js';
@@ -89,7 +89,7 @@ export interface TrainResult {
 
 /** A data directory, opened: tokenizer, streams, and what its tokens are worth in bytes. */
 export interface OpenedTrainingData {
-  readonly tokenizer: JpegTokenizer;
+  readonly tokenizer: DatasetTokenizer;
   readonly tokenizerText: string;
   readonly train: TokenStream;
   readonly val: TokenStream | undefined;
