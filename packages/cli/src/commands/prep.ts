@@ -8,13 +8,25 @@ import {
   prepareDataset,
   type PrepSource,
 } from '@jpeglm/byte-lm';
-import { DEFAULT_MAX_MEGAPIXELS } from '@jpeglm/codec-tokenizer';
+import {
+  DEFAULT_AVC_PROFILE,
+  DEFAULT_MAX_MEGAPIXELS,
+  avcProfile,
+  isCodecError,
+  type AvcProfile,
+  type CanonicalJpegProfile,
+} from '@jpeglm/codec-tokenizer';
 import { UserError, usageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { writeStdout } from '../io.js';
 import { parseMegapixels } from '../limits.js';
 import { Progress } from '../progress.js';
-import { addProfileOptions, resolveProfile, type ProfileCliOptions } from '../profile-options.js';
+import {
+  addProfileOptions,
+  hasProfileOverrides,
+  resolveProfile,
+  type ProfileCliOptions,
+} from '../profile-options.js';
 import { parseFloatOption, parseIntegerOption } from '../sampling-options.js';
 
 interface PrepCliOptions extends ProfileCliOptions {
@@ -25,7 +37,32 @@ interface PrepCliOptions extends ProfileCliOptions {
   chunkSize: string;
   shardTokens: string;
   maxMegapixels: string;
+  video?: boolean;
+  ffmpeg?: string;
   json?: boolean;
+}
+
+/**
+ * The profile: an AVC one with --video or an `avc-lm-...` name (videos), else a canonical JPEG
+ * one (images). The JPEG field options have no meaning for videos.
+ */
+function prepProfile(opts: PrepCliOptions): CanonicalJpegProfile | AvcProfile {
+  const video = opts.video === true || (opts.profile?.startsWith('avc-') ?? false);
+  if (!video) {
+    if (opts.ffmpeg !== undefined) throw usageError('--ffmpeg needs --video (or an AVC --profile)');
+    return resolveProfile(opts);
+  }
+  if (hasProfileOverrides(opts)) {
+    throw usageError(
+      '--size/--quality/--restart/--subsampling/--fit/--background are JPEG profile options; ' +
+        'a video size and length are in the AVC profile name (avc-lm-WxH[-Nf][-Nfps])',
+    );
+  }
+  try {
+    return avcProfile(opts.profile ?? DEFAULT_AVC_PROFILE);
+  } catch (e) {
+    throw isCodecError(e) ? usageError(e.message) : e;
+  }
 }
 
 async function source(input: string, groupBy: string | undefined): Promise<PrepSource> {
@@ -43,7 +80,9 @@ async function source(input: string, groupBy: string | undefined): Promise<PrepS
 export function register(program: Command): void {
   const cmd = program
     .command('prep')
-    .summary('build a token dataset (llm.c shards) from a folder of images or a manifest')
+    .summary(
+      'build a token dataset (llm.c shards) from a folder of images or videos, or a manifest',
+    )
     .description(
       'Canonicalise every image with a profile (in parallel worker threads), tokenize it as ' +
         '[BOS, class, scan bytes, EOS] and write train/val token shards in the llm.c layout, an ' +
@@ -51,9 +90,12 @@ export function register(program: Command): void {
         'input is an ImageFolder tree (the class is the subfolder name; top-level files are ' +
         'unlabelled) or a manifest (.csv with a header row, or .jsonl) with `path` and optional ' +
         '`label`. Unreadable or non-image files are listed in rejects.jsonl and never stop the ' +
-        'run. Interrupted (even killed) runs resume: rerun the same command.',
+        'run. Interrupted (even killed) runs resume: rerun the same command. With --video (or an ' +
+        'AVC profile, avc-lm-WxH[-Nf][-Nfps]) the inputs are videos, canonicalised to H.264 by ' +
+        'ffmpeg and tokenized as [BOS, class, stream bytes after the SPS/PPS/SEI header, EOS]; ' +
+        'the dataset then holds an AVC tokenizer.json.',
     )
-    .argument('<input>', 'ImageFolder root, or a manifest .csv/.jsonl');
+    .argument('<input>', 'ImageFolder root (or video folder), or a manifest .csv/.jsonl');
   addProfileOptions(cmd, "image size, N or WxH (default: the profile's)")
     .requiredOption('--out <dir>', 'output folder (new or empty, or an unfinished prep to resume)')
     .option(
@@ -73,6 +115,14 @@ export function register(program: Command): void {
       'reject larger images before decoding them',
       String(DEFAULT_MAX_MEGAPIXELS),
     )
+    .option(
+      '--video',
+      `inputs are videos: canonical H.264 with an AVC profile (default ${DEFAULT_AVC_PROFILE})`,
+    )
+    .option(
+      '--ffmpeg <path>',
+      'ffmpeg binary for --video (default: $JPEGLM_FFMPEG, else the one bundled with @ffmpeg-installer/ffmpeg)',
+    )
     .option('--json', 'print the dataset card (JSON) on stdout at the end')
     .addHelpText(
       'after',
@@ -80,11 +130,12 @@ export function register(program: Command): void {
         '  jpeglm prep photos/ --profile jpeglm-64-q50 --out data/photos\n' +
         '  jpeglm prep datasets/emoji/build/manifest.jsonl --group-by codepoint \\\n' +
         '      --profile jpeglm-48-q50 --val-fraction 0.05 --out data/emoji\n' +
+        '  jpeglm prep clips/ --video --profile avc-lm-256x144 --out data/clips\n' +
         '\nRead a shard in Python:\n' +
         "  np.memmap('train_000000.bin', dtype=np.uint16, mode='r', offset=1024)",
     )
     .action(async (input: string, opts: PrepCliOptions) => {
-      const profile = resolveProfile(opts);
+      const profile = prepProfile(opts);
       const valFraction = parseFloatOption(
         '--val-fraction',
         opts.valFraction,
@@ -111,6 +162,7 @@ export function register(program: Command): void {
           source: src,
           out: opts.out,
           profile,
+          ffmpeg: opts.ffmpeg,
           valFraction,
           workers,
           chunkSize,
