@@ -112,7 +112,7 @@ export function register(program: Command): void {
     .option('--shard-tokens <n>', 'tokens per shard at most', String(DEFAULT_SHARD_TOKENS))
     .option(
       '--max-megapixels <n>',
-      'reject larger images before decoding them',
+      'reject larger images before decoding them (images only)',
       String(DEFAULT_MAX_MEGAPIXELS),
     )
     .option(
