@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,6 +9,7 @@ import {
   idsToUint16LE,
 } from '@jpeglm/codec-tokenizer';
 import { lavfiImage } from '../../codec-tokenizer/test/fixtures/images.js';
+import { fileWriter } from './helpers/cli.js';
 import { BIN, jpeglm, listDir, scratchDir } from './spawn-jpeglm.js';
 
 /**
@@ -22,11 +23,7 @@ const outputs = path.join(dir, 'out');
 mkdirSync(inputs);
 mkdirSync(outputs);
 
-function save(name: string, bytes: Uint8Array | string): string {
-  const file = path.join(inputs, name);
-  writeFileSync(file, bytes);
-  return file;
-}
+const save = fileWriter(inputs);
 
 const P64 = getProfile('jpeglm-64-q50');
 const canonical = canonicalizeRgb(lavfiImage('mandelbrot', 64, 64), P64);

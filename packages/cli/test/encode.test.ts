@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import {
   noiseImage,
   noisyGradientImage,
 } from '../../codec-tokenizer/test/fixtures/images.js';
+import { fileWriter } from './helpers/cli.js';
 import { cjpeg, jpeglm, listDir, scratchDir } from './spawn-jpeglm.js';
 
 const dir = scratchDir('encode');
@@ -19,11 +20,7 @@ async function png(img: RgbImage): Promise<Buffer> {
     .toBuffer();
 }
 
-function save(name: string, bytes: Uint8Array): string {
-  const file = path.join(dir, name);
-  writeFileSync(file, bytes);
-  return file;
-}
+const save = fileWriter(dir);
 
 describe('jpeglm encode', () => {
   it('prints help', () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -11,16 +11,13 @@ import {
   uint16LEToIds,
 } from '@jpeglm/codec-tokenizer';
 import { lavfiImage } from '../../codec-tokenizer/test/fixtures/images.js';
+import { fileWriter } from './helpers/cli.js';
 import { jpeglm, listDir, scratchDir } from './spawn-jpeglm.js';
 
 const dir = scratchDir('tokenize');
 const P64 = getProfile('jpeglm-64-q50');
 
-function save(name: string, bytes: Uint8Array | string): string {
-  const file = path.join(dir, name);
-  writeFileSync(file, bytes);
-  return file;
-}
+const save = fileWriter(dir);
 
 const canonA = canonicalizeRgb(lavfiImage('mandelbrot', 64, 64), P64);
 const canonB = canonicalizeRgb(lavfiImage('testsrc2', 64, 64), P64);

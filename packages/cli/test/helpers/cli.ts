@@ -1,7 +1,9 @@
 /**
- * What the CLI end-to-end tests check on top of spawn-jpeglm.ts: one-line failures, and runs
- * with extra environment variables.
+ * What the CLI end-to-end tests need on top of spawn-jpeglm.ts: input files, one-line
+ * failures, and runs with extra environment variables.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect, vi } from 'vitest';
 import { jpeglm, type CliResult } from '../spawn-jpeglm.js';
 
@@ -27,4 +29,13 @@ export function jpeglmWithEnv(args: readonly string[], env: Record<string, strin
   } finally {
     vi.unstubAllEnvs();
   }
+}
+
+/** A function that writes `bytes` to `name` in `dir` and returns the file's path. */
+export function fileWriter(dir: string): (name: string, bytes: Uint8Array | string) => string {
+  return (name, bytes) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, bytes);
+    return file;
+  };
 }
