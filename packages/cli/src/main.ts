@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { commands } from './commands/index.js';
+import { expandVideoAlias } from './video-alias.js';
 
 export const VERSION = '0.1.0';
 
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync([...argv]);
+    await program.parseAsync(expandVideoAlias(argv));
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (e) {
     if (e instanceof CommanderError) {

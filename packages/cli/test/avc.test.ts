@@ -289,6 +289,26 @@ describe('jpeglm avc generate / complete (tiny random model)', () => {
     }
   });
 
+  it('complete --video is avc complete: the same bytes for the same seed', () => {
+    const common = [
+      '--keep-frames',
+      '2',
+      '--model',
+      modelDir,
+      '--max-tokens',
+      '120',
+      '--seed',
+      '9',
+    ];
+    const viaAvc = path.join(dir, 'via-avc.h264');
+    const viaAlias = path.join(dir, 'via-alias.h264');
+    expect(jpeglm(['avc', 'complete', small, ...common, '-o', viaAvc]).code).toBe(0);
+    expect(jpeglm(['complete', '--video', small, ...common, '--out', viaAlias]).code).toBe(0);
+    expect(readFileSync(viaAlias).equals(readFileSync(viaAvc))).toBe(true);
+    const gen = jpeglm(['generate', '--video', '--model', modelDir, '--max-tokens', '50']);
+    expect(gen.stderr.toString()).toMatch(/clip 0: rejected, nothing decodable/);
+  });
+
   it('generate reports a clip with nothing decodable as rejected and writes nothing', () => {
     const out = path.join(dir, 'gen-{i}.h264');
     const r = jpeglm(['avc', 'generate', '--model', modelDir, '-o', out, '--max-tokens', '100']);

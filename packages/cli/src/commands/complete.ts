@@ -13,6 +13,7 @@ import {
   type OutputOptions,
 } from '../generation-run.js';
 import { loadGenerationDefaults, modelDefaultsFor } from '../generation-config.js';
+import { VIDEO_OPTION_HELP } from '../video-alias.js';
 import { MODEL_OPTION_HELP, openModel, resolveModelDir } from '../model-loader.js';
 import {
   addSamplingOptions,
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .argument('<image>', 'any image file sharp reads (JPEG, PNG, WebP, ...) or a PPM')
     .option('--keep <fraction>', 'fraction of the MCUs to keep, in [0, 1)', '0.5')
     .option('--class <name>', 'class label to condition on (default: unconditional)')
+    .option('--video', VIDEO_OPTION_HELP)
     .option('--model <dir>', MODEL_OPTION_HELP)
     .option('-n, --n <count>', `number of completions, 1..${MAX_IMAGES}`, '1');
   addSamplingOptions(cmd);

@@ -8,6 +8,7 @@ import {
   type OutputOptions,
 } from '../generation-run.js';
 import { loadGenerationDefaults, modelDefaultsFor } from '../generation-config.js';
+import { VIDEO_OPTION_HELP } from '../video-alias.js';
 import { MODEL_OPTION_HELP, openModel, resolveModelDir } from '../model-loader.js';
 import {
   addSamplingOptions,
@@ -35,6 +36,7 @@ export function register(program: Command): void {
       '--class <name>',
       'class label to condition on (default: unconditional; see jpeglm classes)',
     )
+    .option('--video', VIDEO_OPTION_HELP)
     .option('--model <dir>', MODEL_OPTION_HELP)
     .option('-n, --n <count>', `number of images, 1..${MAX_IMAGES}, generated as one batch`, '1');
   addSamplingOptions(cmd);
