@@ -3,7 +3,7 @@ RMSNorm, rotate-half RoPE, grouped-query causal attention, SwiGLU MLP), the same
 (cross-entropy, ignore_index -100, mean), the same AdamW (decay on projection matrices only) and
 gradient clipping, on the same weights and batches, written by train.mjs to a work directory.
 
-Usage: python3 train_torch.py WORKDIR
+Usage: python3 train_torch.py WORKDIR THREADS
 WORKDIR/job.json describes the run; weights are WORKDIR/w_<i>.f32 (raw little-endian float32, in
 the order of job.json "weights"), batches WORKDIR/batch_<k>.i64 (input ids then targets, int64).
 Prints one JSON line: per-step losses and wall time per step.
@@ -79,7 +79,7 @@ class Llama(torch.nn.Module):
 def main():
     work = sys.argv[1]
     job = json.load(open(os.path.join(work, "job.json")))
-    torch.set_num_threads(job["threads"])
+    torch.set_num_threads(int(sys.argv[2]))
     cfg = job["config"]
     tensors = {}
     for i, (name, shape) in enumerate(job["weights"]):
@@ -111,7 +111,14 @@ def main():
         opt.step()
         times.append(time.perf_counter() - t0)
         losses.append(loss.item())
-    print(json.dumps({"torch": torch.__version__, "losses": losses, "seconds": times}))
+    # Context for the reader: this torch build's float32 GEMM speed on a linear layer's shape.
+    a, w = torch.randn(B * S, cfg["hidden_size"]), torch.randn(cfg["hidden_size"], cfg["intermediate_size"])
+    a @ w
+    t0 = time.perf_counter()
+    for _ in range(20):
+        a @ w
+    gflops = 2 * a.shape[0] * a.shape[1] * w.shape[1] * 20 / (time.perf_counter() - t0) / 1e9
+    print(json.dumps({"torch": torch.__version__, "losses": losses, "seconds": times, "matmul_gflops": gflops}))
 
 
 if __name__ == "__main__":

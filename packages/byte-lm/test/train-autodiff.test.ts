@@ -238,6 +238,16 @@ const CASES: Case[] = [
     yDims: [2, 2, 3],
   },
   {
+    name: 'Tile (repeats on two axes)',
+    ops: ['Tile'],
+    build: (g) => {
+      const a = g.input('a', 'float64', [2, 1, 3]);
+      return { wrt: [a], y: g.tile(a, [2, 3, 1]) };
+    },
+    feeds: { a: f64([2, 1, 3], 30) },
+    yDims: [4, 3, 3],
+  },
+  {
     name: 'Concat and Split with known sizes, one split output unused',
     ops: ['Concat', 'Split'],
     build: (g) => {

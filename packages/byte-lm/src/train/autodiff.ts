@@ -437,6 +437,24 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
     return [c.g.transpose(only(gy), inverse)];
   },
 
+  /**
+   * Tile: y viewed as [r0, d0, r1, d1, ...] (repeat k of every axis is a block), so the gradient
+   * of x is the sum over the repeat axes. Needs x's dims and the repeats to be known.
+   */
+  Tile: (c, n, gy, w) => {
+    if (!w[0]) return [undefined, undefined];
+    const x = n.inputs[0]!;
+    const repeats = c.constInts(n.inputs[1]);
+    const dims = x.shape;
+    if (!repeats || !dims || !dims.every((d) => typeof d === 'number')) {
+      unsupported(n, 'repeats and the input shape must be known');
+    }
+    const split = dims.flatMap((d, i) => [repeats[i], d as number]);
+    const blocks = c.g.reshape(only(gy), split);
+    const axes = dims.map((_, i) => 2 * i);
+    return [c.reshapeLike(c.reduceSum(blocks, axes, false), x), undefined];
+  },
+
   Expand: (c, n, gy, w) => [
     w[0] ? c.unbroadcast(only(gy), n.inputs[0]!, n.outputs[0].shape) : undefined,
     undefined,

@@ -25,7 +25,7 @@ import {
   saveCheckpoint,
   type DataFingerprint,
 } from './checkpoint.js';
-import { BatchLoader, TokenStream, validationBatches, type Batch } from './data.js';
+import { BatchLoader, TokenStream, validationBatches, windowCount, type Batch } from './data.js';
 import { checkSchedule, learningRate, type LrSchedule } from './schedule.js';
 import { TrainingSession, type OptimizerState } from './session.js';
 import { locateTrainingData } from './shards.js';
@@ -43,6 +43,8 @@ export type TrainEvent =
       readonly parameters: number;
       readonly trainTokens: number;
       readonly valTokens: number;
+      /** False when there is no validation split, or it holds less than one window. */
+      readonly validation: boolean;
       readonly tokensPerStep: number;
     }
   | {
@@ -253,6 +255,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await log.write(e);
     };
     const tokensPerStep = config.batchSize * config.seqLen * config.gradAccum;
+    const valData =
+      data.val && windowCount(data.val.length, config.seqLen) > 0 ? data.val : undefined;
     await emit({
       kind: 'start',
       resumed: resumeDir !== undefined,
@@ -261,6 +265,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       parameters: parameterCount(modelConfig),
       trainTokens: data.train.length,
       valTokens: data.val?.length ?? 0,
+      validation: valData !== undefined,
       tokensPerStep,
     });
     if (!resumeDir) {
@@ -273,10 +278,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let lastLoss: number | undefined;
     let lastBpb: number | undefined;
     const runValidation = async (): Promise<void> => {
-      if (!data.val) return;
+      if (!valData) return;
       const v = await validate(
         session!,
-        validationBatches(data.val, {
+        validationBatches(valData, {
           batchSize: config.batchSize,
           seqLen: config.seqLen,
           maxBatches: config.valBatches,

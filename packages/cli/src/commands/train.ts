@@ -90,7 +90,7 @@ function describe(e: TrainEvent): string {
     case 'start':
       return (
         `train: ${(e.parameters / 1e6).toFixed(2)}M parameters, ${rate(e.trainTokens)} training tokens` +
-        `${e.valTokens > 0 ? `, ${rate(e.valTokens)} validation tokens` : ', no validation shards'}` +
+        `${e.validation ? `, ${rate(e.valTokens)} validation tokens` : e.valTokens > 0 ? ', validation split shorter than one window (no validation)' : ', no validation split'}` +
         `, ${e.tokensPerStep} tokens/step, ${e.resumed ? `resuming at step ${e.step}` : 'from scratch'}` +
         ` to step ${e.steps}`
       );
