@@ -4,7 +4,7 @@
  * larger batch, the output directory loads in the runtime and its validation bits per byte agree
  * with score.ts, and bad resumes are refused with clear messages.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -163,6 +163,17 @@ describe('training a tiny model', () => {
     await lm.dispose();
     if (v?.kind !== 'validation') throw new Error('no validation');
     expect(v.bitsPerByte).toBeCloseTo(s.bitsPerByte, 4);
+  });
+
+  it('resumes from checkpoint.old, the state a crash between the two renames leaves', async () => {
+    const data = track(makeDataDir());
+    const out = track(tempDir('jpeglm-train-crash-'));
+    await run(data, out, config({ steps: 2 }));
+    renameSync(path.join(out, 'checkpoint'), path.join(out, 'checkpoint.old'));
+    const { result } = await run(data, out, config({ steps: 3 }), { resume: true });
+    expect(result.step).toBe(3);
+    expect(existsSync(path.join(out, 'checkpoint.old'))).toBe(false);
+    expect((await loadCheckpoint(path.join(out, 'checkpoint'))).progress.step).toBe(3);
   });
 
   it('refuses a checkpoint of another config, a missing checkpoint, and clobbering a run', async () => {

@@ -106,9 +106,13 @@ export async function saveCheckpoint(outDir: string, ckpt: Checkpoint): Promise<
     await writeFile(path.join(tmp, 'model.safetensors'), serializeSafetensors(weights));
     await writeFile(path.join(tmp, 'optimizer.safetensors'), serializeSafetensors(moments));
     await writeFile(path.join(tmp, 'trainer-state.json'), JSON.stringify(state, null, 2) + '\n');
+    // At every moment `final` or `old` holds a whole checkpoint: `old` is removed only while
+    // `final` exists (when it does not, `old` may be the only one, left by an earlier crash).
     const old = final + OLD_SUFFIX;
-    await fs.rm(old, { recursive: true, force: true });
-    if (await exists(final)) await fs.rename(final, old);
+    if (await exists(final)) {
+      await fs.rm(old, { recursive: true, force: true });
+      await fs.rename(final, old);
+    }
     await fs.rename(tmp, final);
     await fs.rm(old, { recursive: true, force: true });
   } catch (e) {
