@@ -26,9 +26,11 @@ export function defaultModelCandidates(): string[] {
 }
 
 /** The model directory to use: `--model` if given, else the default model, else a usage error. */
-export function resolveModelDir(option: string | undefined): string {
+export function resolveModelDir(
+  option: string | undefined,
+  candidates: readonly string[] = defaultModelCandidates(),
+): string {
   if (option !== undefined) return option;
-  const candidates = defaultModelCandidates();
   const found = candidates.find((d) => existsSync(d) && statSync(d).isDirectory());
   if (found === undefined) {
     throw new UserError(

@@ -17,7 +17,9 @@ import {
   getProfile,
   writePpm,
 } from '@jpeglm/codec-tokenizer';
-import { defaultModelCandidates } from '../src/model-loader.js';
+import { UserError } from '../src/errors.js';
+import { ExitCode } from '../src/exit-codes.js';
+import { defaultModelCandidates, resolveModelDir } from '../src/model-loader.js';
 import { generationSettings } from '../src/sampling-options.js';
 import { closestNames, editDistance } from '../src/suggest.js';
 import { expectOneLineError } from './helpers/cli.js';
@@ -286,13 +288,20 @@ describe('jpeglm generate', () => {
     expectOneLineError(corrupt, 2, /tokenizer.json: not a jpeglm tokenizer file/);
   });
 
-  it.skipIf(defaultModelCandidates().some((d) => existsSync(d)))(
-    'asks for --model while no default model is installed',
-    () => {
-      const r = jpeglm(['generate', '--out', path.join(tmp, 'd.jpg')]);
-      expectOneLineError(r, 3, /no model given and no default model installed .*pass --model DIR/);
-    },
-  );
+  it('asks for --model when no default model is installed', () => {
+    // The repository ships one, so the lookup is pointed at an empty place.
+    const missing = path.join(tmp, 'no-models-here');
+    expect(() => resolveModelDir(undefined, [missing])).toThrow(
+      /no model given and no default model installed \(looked in .*no-models-here\); pass --model DIR/,
+    );
+    try {
+      resolveModelDir(undefined, [missing]);
+    } catch (e) {
+      expect((e as UserError).exitCode).toBe(ExitCode.usage);
+    }
+    expect(resolveModelDir(undefined)).toBe(defaultModelCandidates()[0]);
+    expect(resolveModelDir('elsewhere', [missing])).toBe('elsewhere');
+  });
 });
 
 describe('jpeglm complete', () => {
