@@ -293,3 +293,4 @@ export {
   openTrainingData,
   validate,
 } from './train/trainer.js';
+export { writeFileAtomic } from './atomic-write.js';

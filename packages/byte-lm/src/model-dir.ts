@@ -7,7 +7,6 @@
  *   onnx/model.onnx    optional export for transformers.js (with generation_config.json)
  */
 
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
@@ -18,6 +17,7 @@ import {
   type LlamaConfigInit,
   type TorchDtype,
 } from './config.js';
+import { writeFileAtomic } from './atomic-write.js';
 import { buildLlamaOnnx } from './llama-graph.js';
 import { ModelError } from './model-error.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
@@ -122,21 +122,6 @@ export async function loadModelDir(
   return { dir, config, weights, tokenizerJson };
 }
 
-/** Write a file so that it appears complete or not at all. */
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`,
-  );
-  try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-}
-
 export interface SaveModelDirInput {
   readonly config: LlamaConfig;
   readonly weights: LlamaWeights;
@@ -160,26 +145,29 @@ export async function saveModelDir(dir: string, model: SaveModelDirInput): Promi
   const config: LlamaConfig = { ...model.config, torchDtype: dtype };
   const file = serializeSafetensors(weightsToRaw(config, model.weights, dtype), { format: 'pt' });
   await fs.mkdir(dir, { recursive: true });
-  await writeAtomic(path.join(dir, WEIGHTS_FILE), file);
-  await writeAtomic(
+  await writeFileAtomic(path.join(dir, WEIGHTS_FILE), file);
+  await writeFileAtomic(
     path.join(dir, CONFIG_FILE),
     JSON.stringify(llamaConfigToJson(config), null, 2) + '\n',
   );
   if (model.onnx) {
     await fs.mkdir(path.join(dir, 'onnx'), { recursive: true });
-    await writeAtomic(path.join(dir, ONNX_FILE), buildLlamaOnnx(config, model.weights));
+    await writeFileAtomic(path.join(dir, ONNX_FILE), buildLlamaOnnx(config, model.weights));
     const gen: Record<string, unknown> = {};
     if (config.bosTokenId !== undefined) gen.bos_token_id = config.bosTokenId;
     if (config.eosTokenId !== undefined) gen.eos_token_id = config.eosTokenId;
     if (config.padTokenId !== undefined) gen.pad_token_id = config.padTokenId;
-    await writeAtomic(path.join(dir, GENERATION_CONFIG_FILE), JSON.stringify(gen, null, 2) + '\n');
+    await writeFileAtomic(
+      path.join(dir, GENERATION_CONFIG_FILE),
+      JSON.stringify(gen, null, 2) + '\n',
+    );
   }
   if (model.tokenizerJson !== undefined) {
     const text =
       typeof model.tokenizerJson === 'string'
         ? model.tokenizerJson
         : JSON.stringify(model.tokenizerJson, null, 2) + '\n';
-    await writeAtomic(path.join(dir, TOKENIZER_FILE), text);
+    await writeFileAtomic(path.join(dir, TOKENIZER_FILE), text);
   }
 }
 

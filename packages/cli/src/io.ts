@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
+import { writeFileAtomic } from '@jpeglm/byte-lm';
 import { ExitCode } from './exit-codes.js';
 import { UserError } from './errors.js';
 
@@ -21,21 +20,8 @@ export async function readInput(
   return new Uint8Array(await fs.readFile(file));
 }
 
-/**
- * Write a file atomically: the bytes go to a temporary file in the same directory, which is
- * renamed over the destination only once complete. A crash or error never leaves a partial file.
- */
-export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-}
+/** Atomic file output (temp file + rename), shared with the library's own writers. */
+export { writeFileAtomic };
 
 /** Refuse to write binary data to a terminal; the hint names the option that writes a file. */
 export function assertBinaryStdout(hint = 'redirect to a file (> out.jpg) or use -o FILE'): void {

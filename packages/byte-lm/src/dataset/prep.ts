@@ -38,6 +38,7 @@ import {
   tokensToBytes,
   type ShardIndexEntry,
 } from './shard.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { listImageFolder, readManifest, type InputListing, type InputSample } from './inputs.js';
 import { splitOf, type Split } from './split.js';
 import { SamplePool } from './pool.js';
@@ -193,20 +194,6 @@ interface Plan {
   readonly codec?: 'avc';
   readonly ffmpeg?: string;
   readonly headerSha256?: string;
-}
-
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`,
-  );
-  try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
 }
 
 const sha256 = (data: Uint8Array | string): string =>
@@ -366,7 +353,7 @@ class ShardWriter {
     await this.handle.close();
     this.handle = undefined;
     const indexName = name.replace(/\.bin$/, '.index.jsonl');
-    await writeAtomic(path.join(this.out, indexName), this.index.join('\n') + '\n');
+    await writeFileAtomic(path.join(this.out, indexName), this.index.join('\n') + '\n');
     await fs.rename(this.tmp, path.join(this.out, name));
     this.shards.push({
       file: name,
@@ -504,7 +491,7 @@ export async function prepareDataset(options: PrepOptions): Promise<DatasetCard>
   }
   await fs.mkdir(chunksDir, { recursive: true });
   if (state !== 'work' || !(await fs.stat(planFile).catch(() => undefined))) {
-    await writeAtomic(planFile, planText);
+    await writeFileAtomic(planFile, planText);
   }
 
   // Which chunks are done: a chunk file that parses. Leftover temp files are dropped.
@@ -559,7 +546,7 @@ export async function prepareDataset(options: PrepOptions): Promise<DatasetCard>
           return r;
         }),
       );
-      await writeAtomic(path.join(chunksDir, chunkName(k)), encodeChunk(k, first, results));
+      await writeFileAtomic(path.join(chunksDir, chunkName(k)), encodeChunk(k, first, results));
     };
     try {
       for (const k of todoChunks) {
@@ -640,8 +627,8 @@ async function assemble(
   await writers.val.close();
 
   const tokenizerText = JSON.stringify(tokenizer.toJSON(), null, 2) + '\n';
-  await writeAtomic(path.join(out, DATASET_TOKENIZER_FILE), tokenizerText);
-  await writeAtomic(
+  await writeFileAtomic(path.join(out, DATASET_TOKENIZER_FILE), tokenizerText);
+  await writeFileAtomic(
     path.join(out, REJECTS_FILE),
     rejectLines.length ? rejectLines.join('\n') + '\n' : '',
   );
@@ -702,7 +689,7 @@ async function assemble(
       `all ${samples.length} inputs were rejected (reasons in ${path.join(out, REJECTS_FILE)})`,
     );
   }
-  await writeAtomic(path.join(out, DATASET_CARD_FILE), JSON.stringify(card, null, 2) + '\n');
+  await writeFileAtomic(path.join(out, DATASET_CARD_FILE), JSON.stringify(card, null, 2) + '\n');
   await fs.rm(path.join(out, PREP_WORK_DIR), { recursive: true, force: true });
   return card;
 }
