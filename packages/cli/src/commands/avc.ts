@@ -31,11 +31,18 @@ import {
   type SamplingOptions,
 } from '@jpeglm/byte-lm';
 import { Option, type Command } from 'commander';
-import { describeError, inFile, usageError, UserError } from '../errors.js';
+import { inFile, usageError, UserError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { checkOutputFile, displayName, readFileOrStdin } from '../input.js';
 import { firstSignificantByte, writeTokenSequences } from '../token-files.js';
 import { assertBinaryStdout, emitBinary, writeFileAtomic, writeStdout } from '../io.js';
+import {
+  parseMaxProblems,
+  printFileReport,
+  uncheckedFile,
+  verdictExitCode,
+  type Verdict,
+} from '../verdicts.js';
 
 interface CommonOptions {
   readonly profile: string;
@@ -265,7 +272,7 @@ function registerDetokenize(avc: Command): void {
 
 interface FileResult {
   readonly file: string;
-  readonly verdict: 'valid' | 'repairable' | 'rejected';
+  readonly verdict: Verdict;
   readonly frames: number;
   readonly decodedFrames: number | null;
   readonly decodableFrames: number | null;
@@ -323,12 +330,7 @@ function registerValidate(avc: Command): void {
       files: string[],
       opts: CommonOptions & { json?: boolean; decode: boolean; maxProblems: string },
     ) => {
-      const maxProblems = Number(opts.maxProblems);
-      if (!Number.isInteger(maxProblems) || maxProblems < 0) {
-        throw usageError(
-          `--max-problems must be a non-negative integer, got '${opts.maxProblems}'`,
-        );
-      }
+      const maxProblems = parseMaxProblems(opts.maxProblems);
       const profile = profileOf(opts);
       const header = await avcProfileHeader(profile, { ffmpeg: opts.ffmpeg });
       const results: FileResult[] = [];
@@ -341,10 +343,8 @@ function registerValidate(avc: Command): void {
             await avcValidate(bytes, { profile, header, ffmpeg: opts.ffmpeg, decode: opts.decode }),
           );
         } catch (e) {
-          const { line, exitCode } = describeError(e);
-          if (exitCode === ExitCode.internal || (isCodecError(e) && e.code === 'io')) throw e;
-          const error = line.startsWith(`${file}: `) ? line.slice(file.length + 2) : line;
-          process.stderr.write(`jpeglm: ${file}: ${error}\n`);
+          // ffmpeg failing to run ('io') is not a verdict on the file.
+          const error = uncheckedFile(file, e, (x) => isCodecError(x) && x.code === 'io');
           result = {
             file,
             verdict: 'rejected',
@@ -360,23 +360,12 @@ function registerValidate(avc: Command): void {
         }
         results.push(result);
         if (!opts.json) {
-          const lines = [summaryLine(result)];
-          const shown = maxProblems === 0 ? result.issues : result.issues.slice(0, maxProblems);
-          for (const i of shown) lines.push(`  ${i.code}: ${i.message}`);
-          if (shown.length < result.issues.length) {
-            lines.push(`  ... ${result.issues.length - shown.length} more (use --json for all)`);
-          }
-          await writeStdout(`${lines.join('\n')}\n`);
+          const lines = result.issues.map((i) => `  ${i.code}: ${i.message}`);
+          await printFileReport(summaryLine(result), lines, maxProblems);
         }
       }
       if (opts.json) await writeStdout(`${JSON.stringify(results, null, 2)}\n`);
-      const rejected = results.some((r) => r.verdict === 'rejected');
-      const repairable = results.some((r) => r.verdict === 'repairable');
-      process.exitCode = rejected
-        ? ExitCode.badInput
-        : repairable
-          ? ExitCode.repairable
-          : ExitCode.ok;
+      process.exitCode = verdictExitCode(results);
     },
   );
 }

@@ -4,11 +4,17 @@ import {
   type ValidationReport,
 } from '@jpeglm/codec-tokenizer';
 import type { Command } from 'commander';
-import { describeError, usageError } from '../errors.js';
-import { ExitCode } from '../exit-codes.js';
+import { usageError } from '../errors.js';
 import { displayName, readFileOrStdin } from '../input.js';
 import { writeStdout } from '../io.js';
 import { parseMegapixels } from '../limits.js';
+import {
+  parseMaxProblems,
+  printFileReport,
+  uncheckedFile,
+  verdictExitCode,
+  type Verdict,
+} from '../verdicts.js';
 
 interface ValidateCliOptions {
   readonly json?: boolean;
@@ -18,7 +24,7 @@ interface ValidateCliOptions {
 
 interface FileResult {
   readonly file: string;
-  readonly verdict: 'valid' | 'repairable' | 'rejected';
+  readonly verdict: Verdict;
   readonly mcuCount: number;
   readonly intactMcus: number;
   readonly damagedMcus: number;
@@ -87,12 +93,7 @@ export function register(program: Command): void {
     )
     .action(async (files: string[], opts: ValidateCliOptions) => {
       const maxMegapixels = parseMegapixels(opts.maxMegapixels);
-      const maxProblems = Number(opts.maxProblems);
-      if (!Number.isInteger(maxProblems) || maxProblems < 0) {
-        throw usageError(
-          `--max-problems must be a non-negative integer, got '${opts.maxProblems}'`,
-        );
-      }
+      const maxProblems = parseMaxProblems(opts.maxProblems);
       if (files.filter((f) => f === '-').length > 1) throw usageError('stdin (-) given twice');
       const results: FileResult[] = [];
       for (const path of files) {
@@ -101,11 +102,7 @@ export function register(program: Command): void {
         try {
           result = fromReport(file, validateJpeg(await readFileOrStdin(path), { maxMegapixels }));
         } catch (e) {
-          const { line, exitCode } = describeError(e);
-          if (exitCode === ExitCode.internal) throw e;
-          // Messages about unreadable files usually name the file already.
-          const error = line.startsWith(`${file}: `) ? line.slice(file.length + 2) : line;
-          process.stderr.write(`jpeglm: ${file}: ${error}\n`);
+          const error = uncheckedFile(file, e);
           result = {
             file,
             verdict: 'rejected',
@@ -119,22 +116,10 @@ export function register(program: Command): void {
         }
         results.push(result);
         if (!opts.json) {
-          const lines = [summaryLine(result)];
-          const shown = maxProblems === 0 ? result.problems : result.problems.slice(0, maxProblems);
-          for (const p of shown) lines.push(problemLine(p));
-          if (shown.length < result.problems.length) {
-            lines.push(`  ... ${result.problems.length - shown.length} more (use --json for all)`);
-          }
-          await writeStdout(`${lines.join('\n')}\n`);
+          await printFileReport(summaryLine(result), result.problems.map(problemLine), maxProblems);
         }
       }
       if (opts.json) await writeStdout(`${JSON.stringify(results, null, 2)}\n`);
-      const rejected = results.some((r) => r.verdict === 'rejected');
-      const repairable = results.some((r) => r.verdict === 'repairable');
-      process.exitCode = rejected
-        ? ExitCode.badInput
-        : repairable
-          ? ExitCode.repairable
-          : ExitCode.ok;
+      process.exitCode = verdictExitCode(results);
     });
 }
