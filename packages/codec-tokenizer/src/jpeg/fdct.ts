@@ -8,22 +8,22 @@
  * arithmetic right shifts reproduces the C code bit for bit.
  */
 
-const CONST_BITS = 13;
-const PASS1_BITS = 2;
-
-// FIX(x) = round(x * 2^13), the values listed in jfdctint.c.
-const FIX_0_298631336 = 2446;
-const FIX_0_390180644 = 3196;
-const FIX_0_541196100 = 4433;
-const FIX_0_765366865 = 6270;
-const FIX_0_899976223 = 7373;
-const FIX_1_175875602 = 9633;
-const FIX_1_501321110 = 12299;
-const FIX_1_847759065 = 15137;
-const FIX_1_961570560 = 16069;
-const FIX_2_053119869 = 16819;
-const FIX_2_562915447 = 20995;
-const FIX_3_072711026 = 25172;
+import {
+  CONST_BITS,
+  FIX_0_298631336,
+  FIX_0_390180644,
+  FIX_0_541196100,
+  FIX_0_765366865,
+  FIX_0_899976223,
+  FIX_1_175875602,
+  FIX_1_501321110,
+  FIX_1_847759065,
+  FIX_1_961570560,
+  FIX_2_053119869,
+  FIX_2_562915447,
+  FIX_3_072711026,
+  PASS1_BITS,
+} from './islow-constants.js';
 
 const SHIFT1 = CONST_BITS - PASS1_BITS;
 const ROUND1 = 1 << (SHIFT1 - 1);
