@@ -12,7 +12,6 @@ import {
   decodeCoefficients,
   decodeJpeg,
   parseJpegStructure,
-  writePpm,
   type RgbImage,
 } from '../src/index.js';
 import { idctBlock, idctQuantTable, IDCT_RANGE_LIMIT } from '../src/jpeg/idct.js';
@@ -23,12 +22,7 @@ import {
   noiseImage,
   type NamedImage,
 } from './fixtures/images.js';
-
-function cjpeg(image: RgbImage, args: readonly string[]): Uint8Array {
-  const r = spawnSync('cjpeg', args, { input: writePpm(image), maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`cjpeg ${args.join(' ')}: ${r.stderr.toString()}`);
-  return new Uint8Array(r.stdout);
-}
+import { cjpegWith } from './helpers/peers.js';
 
 /** djpeg's RGB output (PPM) for a JPEG; -rgb makes greyscale files come out as RGB too. */
 function djpeg(jpeg: Uint8Array): RgbImage {
@@ -94,7 +88,7 @@ describe('decodeJpeg equals djpeg -dct int exactly', () => {
               'int',
               '-baseline',
             ];
-            expectExact(cjpeg(image, args), `${name} ${args.join(' ')}`);
+            expectExact(cjpegWith(image, args), `${name} ${args.join(' ')}`);
             cases++;
           }
         }
@@ -106,7 +100,7 @@ describe('decodeJpeg equals djpeg -dct int exactly', () => {
   it('JPEG-LM form: 256x256, quality 25, 4:2:0, restart every MCU', () => {
     for (const { name, image } of imageSet(256, 256).slice(-4)) {
       expectExact(
-        cjpeg(image, [
+        cjpegWith(image, [
           '-quality',
           '25',
           '-sample',
@@ -140,7 +134,7 @@ describe('decodeJpeg equals djpeg -dct int exactly', () => {
       for (const v of variants) {
         for (const q of [20, 85]) {
           const args = ['-quality', String(q), '-dct', 'int', ...v];
-          expectExact(cjpeg(image, args), `${image.width}x${image.height} ${args.join(' ')}`);
+          expectExact(cjpegWith(image, args), `${image.width}x${image.height} ${args.join(' ')}`);
         }
       }
     }
@@ -148,7 +142,7 @@ describe('decodeJpeg equals djpeg -dct int exactly', () => {
 
   it('extended sequential (SOF1) with 16-bit quantisation tables', () => {
     // Without -baseline, quality 5 gives table entries > 255, which cjpeg writes as 16-bit.
-    const jpeg = cjpeg(gradientImage(40, 24), ['-quality', '5', '-dct', 'int']);
+    const jpeg = cjpegWith(gradientImage(40, 24), ['-quality', '5', '-dct', 'int']);
     expect(parseJpegStructure(jpeg).frame.sofMarker).toBe(Marker.SOF1);
     expectExact(jpeg, 'SOF1');
   });
@@ -250,7 +244,7 @@ function referenceIdct(coef: Int16Array, q: Int32Array): number[] {
 
 describe('parseJpegStructure', () => {
   it('reads frame, tables, restart interval, scan and segments of a cjpeg file', () => {
-    const jpeg = cjpeg(gradientImage(33, 17), [
+    const jpeg = cjpegWith(gradientImage(33, 17), [
       '-quality',
       '75',
       '-sample',
@@ -295,7 +289,14 @@ describe('parseJpegStructure', () => {
   });
 
   it('decodeCoefficients returns the structure and one plane per component', () => {
-    const jpeg = cjpeg(gradientImage(24, 16), ['-quality', '90', '-sample', '2x2', '-dct', 'int']);
+    const jpeg = cjpegWith(gradientImage(24, 16), [
+      '-quality',
+      '90',
+      '-sample',
+      '2x2',
+      '-dct',
+      'int',
+    ]);
     const c = decodeCoefficients(jpeg);
     expect(c.structure.frame.width).toBe(24);
     // 2x1 MCUs of 16x16 pixels: 4x2 luma blocks, 2x1 blocks of each chroma component.
@@ -323,7 +324,7 @@ function codecError(f: () => unknown): CodecError {
 }
 
 describe('bad input gives a CodecError naming the problem and its offset', () => {
-  const good = cjpeg(gradientImage(32, 32), [
+  const good = cjpegWith(gradientImage(32, 32), [
     '-quality',
     '50',
     '-sample',
@@ -373,9 +374,9 @@ describe('bad input gives a CodecError naming the problem and its offset', () =>
   });
 
   it('unsupported processes and precisions', () => {
-    const progressive = cjpeg(gradientImage(16, 16), ['-progressive']);
+    const progressive = cjpegWith(gradientImage(16, 16), ['-progressive']);
     expect(codecError(() => decodeJpeg(progressive)).message).toMatch(/progressive/);
-    const arithmetic = cjpeg(gradientImage(16, 16), ['-arithmetic']);
+    const arithmetic = cjpegWith(gradientImage(16, 16), ['-arithmetic']);
     expect(codecError(() => decodeJpeg(arithmetic)).code).toBe('unsupported');
     const twelve = edit(good, sof.offset + 4, [12]);
     const e = codecError(() => decodeJpeg(twelve));

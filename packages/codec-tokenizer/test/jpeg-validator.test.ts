@@ -19,19 +19,12 @@ import {
   deriveHuffmanCodes,
   parseJpegStructure,
   validateJpeg,
-  writePpm,
   type HuffmanSpec,
   type JpegProblemKind,
-  type RgbImage,
   type ValidationReport,
 } from '../src/index.js';
 import { gradientImage, lavfiImage, mulberry32, noisyGradientImage } from './fixtures/images.js';
-
-function cjpeg(image: RgbImage, args: readonly string[]): Uint8Array {
-  const r = spawnSync('cjpeg', args, { input: writePpm(image), maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`cjpeg ${args.join(' ')}: ${r.stderr.toString()}`);
-  return new Uint8Array(r.stdout);
-}
+import { cjpegWith } from './helpers/peers.js';
 
 /** djpeg's judgement: true when it warns (exit 2, message on stderr) or fails. */
 function djpegComplains(jpeg: Uint8Array): boolean {
@@ -171,7 +164,7 @@ describe('validateJpeg on valid files', () => {
     ];
     for (const v of variants) {
       for (const q of [5, 25, 95]) {
-        const jpeg = cjpeg(image, ['-quality', String(q), '-dct', 'int', ...v]);
+        const jpeg = cjpegWith(image, ['-quality', String(q), '-dct', 'int', ...v]);
         const r = validateJpeg(jpeg);
         expect(r.problems, v.join(' ')).toEqual([]);
         expect(r.verdict).toBe('valid');
@@ -180,12 +173,12 @@ describe('validateJpeg on valid files', () => {
       }
     }
     // MCU counts: interleaved 4:2:0 MCUs of 16x16; a greyscale scan codes one block per MCU.
-    expect(validateJpeg(cjpeg(image, ['-sample', '2x2'])).mcuCount).toBe(3 * 2);
-    expect(validateJpeg(cjpeg(image, ['-grayscale'])).mcuCount).toBe(6 * 4);
+    expect(validateJpeg(cjpegWith(image, ['-sample', '2x2'])).mcuCount).toBe(3 * 2);
+    expect(validateJpeg(cjpegWith(image, ['-grayscale'])).mcuCount).toBe(6 * 4);
   });
 
   it('the report holds the same coefficients as decodeCoefficients', () => {
-    const jpeg = cjpeg(lavfiImage('testsrc2', 48, 32), [
+    const jpeg = cjpegWith(lavfiImage('testsrc2', 48, 32), [
       '-quality',
       '60',
       '-sample',
@@ -393,7 +386,7 @@ describe('validateJpeg finds and places each kind of problem', () => {
   });
 
   it('header problems reject the stream with the reason and offset', () => {
-    const good = cjpeg(gradientImage(16, 16), ['-quality', '50']);
+    const good = cjpegWith(gradientImage(16, 16), ['-quality', '50']);
     const s = parseJpegStructure(good);
     const at = (marker: number): number => {
       const g = s.segments.find((x) => x.marker === marker);
@@ -492,7 +485,7 @@ describe('corruption corpus against djpeg', () => {
   ];
   const files = sources.flatMap((img) =>
     options.flatMap((o) =>
-      [25, 80].map((q) => cjpeg(img, ['-quality', String(q), '-dct', 'int', ...o])),
+      [25, 80].map((q) => cjpegWith(img, ['-quality', String(q), '-dct', 'int', ...o])),
     ),
   );
 
@@ -527,7 +520,7 @@ describe('corruption corpus against djpeg', () => {
   it('with a restart marker after every MCU, damage stays in the interval it hits', () => {
     const next = mulberry32(99);
     const canonical = sources.map((img) =>
-      cjpeg(img, [
+      cjpegWith(img, [
         '-quality',
         '25',
         '-sample',
@@ -593,7 +586,14 @@ function sameMcu(
 }
 
 it('missing status marks MCUs with no data at all', () => {
-  const jpeg = cjpeg(gradientImage(64, 16), ['-quality', '50', '-sample', '2x2', '-restart', '1B']);
+  const jpeg = cjpegWith(gradientImage(64, 16), [
+    '-quality',
+    '50',
+    '-sample',
+    '2x2',
+    '-restart',
+    '1B',
+  ]);
   const s = parseJpegStructure(jpeg);
   // Cut after the second RST marker: MCUs 0 and 1 intact, 2 has no data... the rest missing.
   let rst = 0;

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { expect } from 'vitest';
-import type { CanonicalJpegProfile, RgbImage } from '../../src/index.js';
+import { writePpm, type CanonicalJpegProfile, type RgbImage } from '../../src/index.js';
 
 const MAX_OUTPUT = 1 << 26;
 
@@ -13,6 +13,13 @@ export type CjpegSettings = Pick<
   CanonicalJpegProfile,
   'quality' | 'subsampling' | 'restartInterval'
 >;
+
+/** cjpeg with any flags, on an RGB image fed as PPM on stdin; throws with cjpeg's message. */
+export function cjpegWith(image: RgbImage, args: readonly string[]): Uint8Array {
+  const r = spawnSync('cjpeg', args, { input: writePpm(image), maxBuffer: MAX_OUTPUT });
+  if (r.status !== 0) throw new Error(`cjpeg ${args.join(' ')}: ${r.stderr.toString()}`);
+  return new Uint8Array(r.stdout);
+}
 
 /** cjpeg with the canonical settings: baseline, integer DCT, a restart marker every N MCUs. */
 export function cjpeg(ppm: Uint8Array, p: CjpegSettings): Uint8Array {
