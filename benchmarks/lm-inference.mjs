@@ -50,7 +50,7 @@ const OURS = 'ours (buffer KV, fused, fp32)';
 const TJS = 'transformers.js on the exported file';
 const REF = 'TypeScript reference (float64)';
 
-const CONFIG = {
+export const CONFIG = {
   vocabSize: 300,
   hiddenSize: 256,
   intermediateSize: 688,
