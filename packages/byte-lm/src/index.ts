@@ -141,8 +141,8 @@ export {
   pastValueName,
   presentKeyName,
   presentValueName,
-  newKeyName,
-  newValueName,
+  ATTENTION_BIAS,
+  NEW_KEY_VALUES,
 } from './llama-graph.js';
 export {
   ReferenceModel,

@@ -37,10 +37,14 @@ export interface LlamaGraphOptions {
    * KV cache I/O:
    * - 'optimum' (default): past_key_values.{i}.key|value [B, kv, past, D] in, present.{i}.*
    *   (past + new) out: the Optimum / transformers.js convention.
-   * - 'buffer': past_key_values.{i}.* is a caller-owned buffer [B, kv, capacity, D] whose unused
-   *   slots the attention mask hides; only the new tokens' K/V come out (new_key_values.{i}.*),
-   *   for the caller to write into the buffer. Nothing proportional to the context is copied per
-   *   step (onnxruntime-node copies every output into fresh JavaScript memory).
+   * - 'buffer': past_key_values.{i}.* is a caller-owned buffer [B, kv, capacity, D], read
+   *   only. Instead of attention_mask the caller passes attention_bias [B, 1, S, capacity + S]
+   *   (float32: 0 where query s may see key j of [buffer slots | new tokens], the float32
+   *   minimum elsewhere: empty slots, padding, the causal future), and only the new tokens' K/V
+   *   come out, packed in one tensor new_key_values [2 x layers x B, kv, S, D] (layer i's keys
+   *   at rows 2iB.., its values at (2i+1)B..) for the caller to write into the buffer. Nothing
+   *   proportional to the context is copied per step (onnxruntime-node copies every output into
+   *   fresh JavaScript memory), and the mask costs no kernels.
    * - 'none': no cache; the full-sequence forward of a training step.
    */
   readonly cache?: 'optimum' | 'buffer' | 'none';
@@ -88,8 +92,10 @@ export const pastKeyName = (i: number): string => `past_key_values.${i}.key`;
 export const pastValueName = (i: number): string => `past_key_values.${i}.value`;
 export const presentKeyName = (i: number): string => `present.${i}.key`;
 export const presentValueName = (i: number): string => `present.${i}.value`;
-export const newKeyName = (i: number): string => `new_key_values.${i}.key`;
-export const newValueName = (i: number): string => `new_key_values.${i}.value`;
+/** Buffer cache: the new tokens' K/V of every layer, packed (see LlamaGraphOptions.cache). */
+export const NEW_KEY_VALUES = 'new_key_values';
+/** Buffer cache: the additive attention bias input (see LlamaGraphOptions.cache). */
+export const ATTENTION_BIAS = 'attention_bias';
 
 /**
  * RoPE tables, HF convention (`LlamaRotaryEmbedding`, default rope type):
@@ -187,9 +193,10 @@ function buildDecoder(
   const total = cache === 'none' ? DIM.seq : DIM.total;
 
   const inputIds = g.input('input_ids', 'int64', [DIM.batch, DIM.seq]);
-  const attentionMask = withMask
-    ? g.input('attention_mask', 'int64', [DIM.batch, total])
-    : undefined;
+  const attentionMask =
+    withMask && cache !== 'buffer'
+      ? g.input('attention_mask', 'int64', [DIM.batch, total])
+      : undefined;
   const positionIds = g.input('position_ids', 'int64', [DIM.batch, DIM.seq]);
   const past: { key: Value; value: Value }[] = [];
   if (cache !== 'none') {
@@ -204,35 +211,48 @@ function buildDecoder(
     ? fusedOps(g, c, fusedWeights, param, positionIds, options)
     : standardOps(g, c, param, positionIds);
 
-  // Additive attention bias: 0 where query i (at slot P + i, P = past or buffer slots) may see
-  // key slot j -- j <= P + i and attention_mask[b, j] = 1 -- and the float32 minimum elsewhere,
-  // as HF's `_prepare_4d_causal_attention_mask` does. Tiled `group` times along the query axis
-  // to match the grouped query layout below: [B, 1, group*S, T].
-  const bias = g.scope('mask', () => {
-    const seqLen = g.shapeOf(inputIds, 1, 2);
-    const totalLen = attentionMask ? g.shapeOf(attentionMask, 1, 2) : seqLen;
-    const scalarOf = (v: Value): Value => g.reshape(v, []);
-    const tLen = scalarOf(totalLen);
-    const one = g.constant('int64', [], [1]);
-    const zero = g.constant('int64', [], [0]);
-    const keySlots = g.range(zero, tLen, one, total); // [T]
-    const querySlots = g.unsqueeze(g.range(g.sub(tLen, scalarOf(seqLen)), tLen, one, DIM.seq), [1]);
-    let allowed = g.lessOrEqual(keySlots, querySlots); // [S, T]
-    if (attentionMask) {
-      const keep = g.unsqueeze(g.cast(attentionMask, 'bool'), [1, 2]); // [B, 1, 1, T]
-      allowed = g.and(allowed, keep); // [B, 1, S, T]
-    } else {
-      allowed = g.unsqueeze(allowed, [0, 1]); // [1, 1, S, T]
-    }
-    const b = g.where(allowed, g.scalar(0), g.scalar(MASKED_SCORE));
-    return group > 1 ? g.tile(b, [1, 1, group, 1]) : b;
-  });
+  // Additive attention bias [B or 1, 1, S, T]: 0 where query i may see key j, the float32
+  // minimum elsewhere. The buffer cache takes it as an input; otherwise it is built here from
+  // attention_mask as HF's `_prepare_4d_causal_attention_mask` does: query i sits at slot
+  // P + i (P = past length) and sees key slot j iff j <= P + i and attention_mask[b, j] = 1.
+  const bias4d =
+    cache === 'buffer'
+      ? g.input(ATTENTION_BIAS, 'float32', [
+          DIM.batch,
+          1,
+          DIM.seq,
+          'past_capacity + sequence_length',
+        ])
+      : g.scope('mask', () => {
+          const seqLen = g.shapeOf(inputIds, 1, 2);
+          const totalLen = attentionMask ? g.shapeOf(attentionMask, 1, 2) : seqLen;
+          const scalarOf = (v: Value): Value => g.reshape(v, []);
+          const tLen = scalarOf(totalLen);
+          const one = g.constant('int64', [], [1]);
+          const zero = g.constant('int64', [], [0]);
+          const keySlots = g.range(zero, tLen, one, total); // [T]
+          const querySlots = g.unsqueeze(
+            g.range(g.sub(tLen, scalarOf(seqLen)), tLen, one, DIM.seq),
+            [1],
+          );
+          let allowed = g.lessOrEqual(keySlots, querySlots); // [S, T]
+          if (attentionMask) {
+            const keep = g.unsqueeze(g.cast(attentionMask, 'bool'), [1, 2]); // [B, 1, 1, T]
+            allowed = g.and(allowed, keep); // [B, 1, S, T]
+          } else {
+            allowed = g.unsqueeze(allowed, [0, 1]); // [1, 1, S, T]
+          }
+          return g.where(allowed, g.scalar(0), g.scalar(MASKED_SCORE));
+        });
+  // Tiled `group` times along the query axis to match the grouped query layout below.
+  const bias = group > 1 ? g.tile(bias4d, [1, 1, group, 1]) : bias4d;
   // Buffer cache: scores against [P buffer slots | S new keys] are split back at P.
   const splitSizes =
     cache === 'buffer'
       ? g.concat([g.shapeOf(past[0].key, 2, 3), g.shapeOf(inputIds, 1, 2)], 0)
       : undefined;
 
+  const newKeyValues: Value[] = []; // buffer cache: k0, v0, k1, v1, ... [B, nkv, S, D] each
   let x = g.scope('embed_tokens', () => g.gather(param(EMBED_TOKENS), inputIds));
   let delta: Value | undefined; // output of the previous block, not yet added to x
   for (let i = 0; i < c.numHiddenLayers; i++) {
@@ -242,15 +262,8 @@ function buildDecoder(
       let h: Value;
       [h, x] = ops.addNorm(x, delta, n.inputNorm);
       delta = g.scope('self_attn', () => {
-        const names =
-          cache === 'buffer'
-            ? { key: newKeyName(i), value: newValueName(i) }
-            : { key: undefined, value: undefined };
-        const { q, k, v } = ops.qkvHeads(h, i, names); // [B, nh|nkv, S, D], RoPE applied
-        if (cache === 'buffer') {
-          g.output(k);
-          g.output(v);
-        }
+        const { q, k, v } = ops.qkvHeads(h, i); // [B, nh|nkv, S, D], RoPE applied
+        if (cache === 'buffer') newKeyValues.push(k, v);
         // Grouped-query attention without copying K/V per query head: the `group` query heads
         // that share a K/V head are stacked along the sequence axis (HF repeat_kv order:
         // query head h uses K/V head floor(h / group)).
@@ -293,6 +306,7 @@ function buildDecoder(
       });
     });
   }
+  if (cache === 'buffer') g.output(g.concat(newKeyValues, 0, NEW_KEY_VALUES));
   let [final] = ops.addNorm(x, delta, FINAL_NORM);
   if (options.logits === 'last') final = g.slice(final, [-1], [2 ** 62], [1]);
   const head = param(c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD);
@@ -305,13 +319,9 @@ interface BlockOps {
   addNorm(x: Value, delta: Value | undefined, weight: string): [Value, Value];
   /**
    * q, k, v heads [B, heads, S, D] with RoPE applied to q and k; q carries the 1/sqrt(D)
-   * scale unless `scores` applies it. `names` name the k/v values (graph outputs).
+   * scale unless `scores` applies it.
    */
-  qkvHeads(
-    h: Value,
-    layer: number,
-    names: { key?: string; value?: string },
-  ): { q: Value; k: Value; v: Value };
+  qkvHeads(h: Value, layer: number): { q: Value; k: Value; v: Value };
   /** Attention scores q k^T (scaled) for q [..., M, D] and keys [..., T, D]. */
   scores(q: Value, keys: Value): Value;
   oProj(x: Value, layer: number): Value;
@@ -364,14 +374,7 @@ function standardOps(
   const scale = g.scalar(1 / Math.sqrt(D));
   /** [B, S, n*D] -> [B, S, n, D] */
   const split = (x: Value, n: number): Value => g.reshape(x, [0, 0, n, D]);
-  const toHeads = (x: Value, name?: string): Value =>
-    g.op('Transpose', [x], { perm: attr.ints([0, 2, 1, 3]) }, [
-      {
-        dtype: x.dtype,
-        shape: x.shape ? [x.shape[0], x.shape[2], x.shape[1], x.shape[3]] : undefined,
-        name,
-      },
-    ])[0];
+  const toHeads = (x: Value): Value => g.transpose(x, [0, 2, 1, 3]);
   return {
     /** RMSNorm (Zhang & Sennrich 2019; HF LlamaRMSNorm): x / sqrt(mean(x^2) + eps) * weight. */
     addNorm: (x, delta, weight) => {
@@ -383,11 +386,11 @@ function standardOps(
       });
       return [normed, sum];
     },
-    qkvHeads: (h, i, out) => {
+    qkvHeads: (h, i) => {
       const n = names(i);
       const q = g.mul(toHeads(rope(split(linear(g, h, param(n.q)), nh))), scale);
-      const k = toHeads(rope(split(linear(g, h, param(n.k)), nkv)), out.key);
-      const v = toHeads(split(linear(g, h, param(n.v)), nkv), out.value);
+      const k = toHeads(rope(split(linear(g, h, param(n.k)), nkv)));
+      const v = toHeads(split(linear(g, h, param(n.v)), nkv));
       return { q, k, v };
     },
     scores: (q, keys) => g.matmul(q, g.transpose(keys, [0, 1, 3, 2])),
@@ -552,7 +555,7 @@ function fusedOps(
       delta
         ? g.skipSimplifiedLayerNorm(delta, x, param(weight), c.rmsNormEps)
         : [g.simplifiedLayerNorm(x, param(weight), c.rmsNormEps), x],
-    qkvHeads: (h, i, out) => {
+    qkvHeads: (h, i) => {
       // One matmul for q|k|v, one transpose to heads, one RotaryEmbedding for the q|k heads.
       const n = names(i);
       const qkv = projection(h, [n.q, n.k, n.v], `layers.${i}.self_attn.qkv_proj`);
@@ -561,13 +564,13 @@ function fusedOps(
         heads.shape ? [heads.shape[0], count, heads.shape[2], D] : undefined;
       const [qk, vh] = g.op('Split', [heads, g.int64s([nh + nkv, nkv])], { axis: attr.int(1) }, [
         { dtype: 'float32', shape: shape(nh + nkv) },
-        { dtype: 'float32', shape: shape(nkv), name: out.value },
+        { dtype: 'float32', shape: shape(nkv) },
       ]);
       // [B, heads, S, D] input: RotaryEmbedding's "transposed" layout.
       const rotated = g.rotaryEmbedding(qk, positionIds, cosCache, sinCache);
       const [q, k] = g.op('Split', [rotated, g.int64s([nh, nkv])], { axis: attr.int(1) }, [
         { dtype: 'float32', shape: shape(nh) },
-        { dtype: 'float32', shape: shape(nkv), name: out.key },
+        { dtype: 'float32', shape: shape(nkv) },
       ]);
       return { q, k, v: vh };
     },

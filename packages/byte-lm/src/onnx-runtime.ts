@@ -22,8 +22,8 @@ import type { CausalLM, ForwardInput, ForwardOutput, KvCache } from './causal-lm
 import type { LlamaConfig } from './config.js';
 import {
   buildLlamaOnnx,
-  newKeyName,
-  newValueName,
+  ATTENTION_BIAS,
+  NEW_KEY_VALUES,
   pastKeyName,
   pastValueName,
   presentKeyName,
@@ -55,6 +55,9 @@ export interface OnnxRuntimeOptions {
 }
 
 const DEFAULT_MAX_ATTENTION_SCORES = 2 ** 25;
+
+/** The most negative float32 (HF's masked-score value: a fully masked row stays finite). */
+const MASKED_SCORE = -3.4028234663852886e38;
 
 /** Layout facts the runtime needs, from a config or from an ONNX file's I/O metadata. */
 interface DecoderShape {
@@ -361,23 +364,22 @@ export class OnnxCausalLM implements CausalLM {
     // new tokens do not fit, so a prompt never attends over its own future slots.
     const C = cacheIn.capacity;
     const { layers, kvHeads, headDim: D } = this.shape;
-    // Graph mask over [C buffer slots | S new tokens]: the caller's mask for filled slots and
-    // new tokens, 0 for empty slots.
-    const mask = new BigInt64Array(B * (C + S));
+    // Additive bias over keys [C buffer slots | S new tokens]: query s sees filled slots the
+    // caller's mask keeps and new tokens up to itself; empty slots stay hidden.
+    const K = C + S;
+    const bias = new Float32Array(B * S * K).fill(MASKED_SCORE);
     const given = input.attentionMask;
     for (let b = 0; b < B; b++) {
-      const row = b * (C + S);
-      if (!given) {
-        mask.fill(1n, row, row + L);
-        mask.fill(1n, row + C, row + C + S);
-        continue;
+      const keep = (t: number): boolean => !given || given[b * (L + S) + t] !== 0;
+      for (let s = 0; s < S; s++) {
+        const row = (b * S + s) * K;
+        for (let t = 0; t < L; t++) if (keep(t)) bias[row + t] = 0;
+        for (let j = 0; j <= s; j++) if (keep(L + j)) bias[row + C + j] = 0;
       }
-      for (let t = 0; t < L; t++) if (given[b * (L + S) + t]) mask[row + t] = 1n;
-      for (let s = 0; s < S; s++) if (given[b * (L + S) + L + s]) mask[row + C + s] = 1n;
     }
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', int64(input.inputIds), [B, S]),
-      attention_mask: new ort.Tensor('int64', mask, [B, C + S]),
+      [ATTENTION_BIAS]: new ort.Tensor('float32', bias, [B, 1, S, K]),
       position_ids: this.positions(B, L, input),
     };
     const dims = [B, kvHeads, C, D];
@@ -388,20 +390,20 @@ export class OnnxCausalLM implements CausalLM {
     const out = await this.session.run(feeds);
     const cache = L + S > C ? this.grow(cacheIn, L + S) : cacheIn;
     const cap = cache.capacity;
-    // Write the new tokens' K/V ([B, kvHeads, S, D]) into slots L .. L+S-1.
+    // Write the new tokens' K/V (layer i: keys at rows 2iB.., values at (2i+1)B.. of
+    // [2 layers B, kvHeads, S, D]) into slots L .. L+S-1.
+    const packed = out[NEW_KEY_VALUES].data as Float32Array;
     const run = S * D;
+    const rows = B * kvHeads;
     for (let i = 0; i < layers; i++) {
-      const newK = out[newKeyName(i)].data as Float32Array;
-      const newV = out[newValueName(i)].data as Float32Array;
       const keys = cache.keys[i];
       const values = cache.values[i];
-      for (let r = 0; r < B * kvHeads; r++) {
-        const from = r * run;
+      const kFrom = 2 * i * rows * run;
+      const vFrom = (2 * i + 1) * rows * run;
+      for (let r = 0; r < rows; r++) {
         const to = (r * cap + L) * D;
-        for (let j = 0; j < run; j++) {
-          keys[to + j] = newK[from + j];
-          values[to + j] = newV[from + j];
-        }
+        keys.set(packed.subarray(kFrom + r * run, kFrom + (r + 1) * run), to);
+        values.set(packed.subarray(vFrom + r * run, vFrom + (r + 1) * run), to);
       }
     }
     const raw = out.logits.data as Float32Array;
