@@ -194,13 +194,14 @@ async function roofline(c) {
 
 /**
  * Does a graph that computes only the last position's logits save time? CPU ms of one prompt
- * pass (batch 1, LONG_PROMPT tokens) through the buffer/fused graph with logits 'all' vs 'last'.
+ * pass (batch 1, LONG_PROMPT tokens) through the fused graph (Optimum I/O, empty past) with logits
+ * 'all' vs 'last'.
  */
 async function prefillLogitsChoice(model) {
   const c = model.config;
   const out = {};
   for (const logits of ['all', 'last']) {
-    const bytes = buildLlamaOnnx(c, model.weights, { cache: 'buffer', fused: true, logits });
+    const bytes = buildLlamaOnnx(c, model.weights, { cache: 'optimum', fused: true, logits });
     const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: THREADS });
     const P = LONG_PROMPT;
     const feeds = {

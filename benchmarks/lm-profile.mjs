@@ -35,7 +35,7 @@ const session = await ort.InferenceSession.create(graph, {
 const int64 = (n, v) => new BigInt64Array(n).fill(BigInt(v));
 const feeds = {
   input_ids: new ort.Tensor('int64', int64(B, 5), [B, 1]),
-  attention_mask: new ort.Tensor('int64', int64(B * (C + 1), 1), [B, C + 1]),
+  attention_bias: new ort.Tensor('float32', new Float32Array(B * (C + 1)), [B, 1, 1, C + 1]),
   position_ids: new ort.Tensor('int64', int64(B, C), [B, 1]),
 };
 const kvDims = [B, c.numKeyValueHeads, C, c.headDim];
