@@ -7,16 +7,45 @@ import { existsSync, statSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OnnxCausalLM, TOKENIZER_FILE, checkVocabulary, loadModelDir } from '@jpeglm/byte-lm';
+import {
+  OnnxCausalLM,
+  TOKENIZER_FILE,
+  checkVocabulary,
+  loadModelDir,
+  type WeightFormat,
+} from '@jpeglm/byte-lm';
 import { JpegTokenizer, isCodecError } from '@jpeglm/codec-tokenizer';
 import { ExitCode } from './exit-codes.js';
-import { UserError } from './errors.js';
+import { UserError, usageError } from './errors.js';
 
 /** The embedded default model: a directory under the repository's `models/` (issue 6). */
 export const DEFAULT_MODEL = path.join('models', 'emoji-48');
 
 /** What `--model` help texts say about the default. */
 export const MODEL_OPTION_HELP = `model directory (default: ${DEFAULT_MODEL}, the embedded emoji model)`;
+
+const WEIGHT_FORMATS: readonly WeightFormat[] = ['float32', 'int8', 'int4'];
+
+/**
+ * `--weights` (commander's option arguments): the precision the projection weights run at. The model files stay float32; int8
+ * and int4 are quantised when the model is opened (ORT MatMulNBits, per-32-block scales), which
+ * is 2-3x faster on CPU and changes the logits slightly, so a seed gives other bytes.
+ */
+export const WEIGHTS_OPTION = [
+  '--weights <format>',
+  'projection weights at float32 (exact), int8 or int4 (quantised on load: faster on CPU, ' +
+    'slightly different results)',
+  'float32',
+] as const;
+
+/** The `--weights` value, checked. */
+export function parseWeights(text: string | undefined): WeightFormat {
+  const format = WEIGHT_FORMATS.find((f) => f === (text ?? 'float32'));
+  if (format === undefined) {
+    throw usageError(`--weights must be float32, int8 or int4, got "${text}"`);
+  }
+  return format;
+}
 
 /** Where the default model is looked for: the repository root above packages/cli. */
 export function defaultModelCandidates(): string[] {
@@ -80,12 +109,15 @@ export interface OpenedModel {
 }
 
 /** Load config, weights and tokenizer, check they belong together, and start the runtime. */
-export async function openModel(option: string | undefined): Promise<OpenedModel> {
+export async function openModel(
+  option: string | undefined,
+  weights: WeightFormat = 'float32',
+): Promise<OpenedModel> {
   const dir = resolveModelDir(option);
   const tokenizer = await loadTokenizer(dir);
   let model: OnnxCausalLM;
   try {
-    model = await OnnxCausalLM.create(await loadModelDir(dir));
+    model = await OnnxCausalLM.create(await loadModelDir(dir), { weightFormat: weights });
   } catch (e) {
     throw modelProblem(dir, e);
   }

@@ -105,6 +105,16 @@ describe('jpeglm generate', () => {
     expect(other.stdout.equals(a.stdout)).toBe(false);
   });
 
+  it('runs with int8 and int4 weights (quantised on load), still writing clean JPEGs', async () => {
+    for (const weights of ['int8', 'int4']) {
+      const r = jpeglm(['generate', '--model', modelDir, '--class', 'cat', '--weights', weights]);
+      expect(r.code).toBe(0);
+      const file = path.join(tmp, `${weights}.jpg`);
+      await fs.writeFile(file, r.stdout);
+      expectDecodesCleanly(file);
+    }
+  });
+
   it('writes a batch of files with every sampling option and guidance, with a JSON summary', () => {
     const out = path.join(tmp, 'batch-{i}.jpg');
     const r = jpeglm([
@@ -250,6 +260,7 @@ describe('jpeglm generate', () => {
       [['--max-tokens', '0'], /--max-tokens must be an integer from 1/],
       [['--max-tokens', '5000'], /exceeds the model's 2048 positions/],
       [['--cfg', '2'], /--cfg .* needs --class/],
+      [['--weights', 'fp8'], /--weights must be float32, int8 or int4, got "fp8"/],
       [['--n', '2', '--out', path.join(tmp, 'one.jpg')], /put \{i\} in it/],
       [['--out', path.join(tmp, 'no-such-dir', 'x.jpg')], /no-such-dir does not exist/],
     ];
@@ -389,6 +400,25 @@ describe('jpeglm score', () => {
     const r = jpeglm(['score', imageJpeg, '--model', modelDir]);
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toMatch(/^\d+\.\d{4} bits\/byte\t\d+ bytes\t.*picture\.jpg\n$/);
+  });
+
+  it('scores with int8 weights close to, but not exactly at, the float32 figure', () => {
+    const bits = (weights: string): number =>
+      JSON.parse(
+        jpeglm([
+          'score',
+          imageJpeg,
+          '--model',
+          modelDir,
+          '--weights',
+          weights,
+          '--json',
+        ]).stdout.toString(),
+      ).images[0].bitsPerByte;
+    const exact = bits('float32');
+    const int8 = bits('int8');
+    expect(int8).not.toBe(exact);
+    expect(Math.abs(int8 - exact)).toBeLessThan(0.05);
   });
 });
 

@@ -14,7 +14,13 @@ import {
 } from '../generation-run.js';
 import { loadGenerationDefaults, modelDefaultsFor } from '../generation-config.js';
 import { VIDEO_OPTION_HELP } from '../video-alias.js';
-import { MODEL_OPTION_HELP, openModel, resolveModelDir } from '../model-loader.js';
+import {
+  MODEL_OPTION_HELP,
+  WEIGHTS_OPTION,
+  openModel,
+  parseWeights,
+  resolveModelDir,
+} from '../model-loader.js';
 import {
   addSamplingOptions,
   generationSettings,
@@ -27,6 +33,7 @@ interface CompleteCliOptions extends RawSamplingOptions, OutputOptions {
   keep: string;
   class?: string;
   model?: string;
+  weights?: string;
   n: string;
 }
 
@@ -45,6 +52,7 @@ export function register(program: Command): void {
     .option('--model <dir>', MODEL_OPTION_HELP)
     .option('-n, --n <count>', `number of completions, 1..${MAX_IMAGES}`, '1');
   addSamplingOptions(cmd);
+  cmd.option(...WEIGHTS_OPTION);
   addOutputOptions(cmd, 'completed-{i}.jpg');
   cmd.action(async (image: string, opts: CompleteCliOptions) => {
     const keep = parseFloatOption(
@@ -54,6 +62,7 @@ export function register(program: Command): void {
       'a fraction in [0, 1)',
     );
     const n = parseIntegerOption('--n', opts.n, 1, MAX_IMAGES);
+    const weights = parseWeights(opts.weights);
     const modelDir = resolveModelDir(opts.model);
     const defaults = modelDefaultsFor(await loadGenerationDefaults(modelDir), opts.class);
     const settings = generationSettings(opts, defaults);
@@ -63,7 +72,7 @@ export function register(program: Command): void {
       .replace(/[^A-Za-z0-9_.-]+/g, '_');
     const plan = planOutputs(n, opts, `${stem}-completed-{i}.jpg`);
     const input = await readInput(image);
-    const opened = await openModel(modelDir);
+    const opened = await openModel(modelDir, weights);
     try {
       const { tokenizer } = opened;
       const classLabel = resolveClass(opts.class, tokenizer.classes);

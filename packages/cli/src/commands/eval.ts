@@ -12,13 +12,14 @@ import { decodeJpeg, isCodecError, type RgbImage } from '@jpeglm/codec-tokenizer
 import { UserError, usageError } from '../errors.js';
 import { checkOutputFile } from '../input.js';
 import { writeFileAtomic, writeStdout } from '../io.js';
-import { MODEL_OPTION_HELP, openModel } from '../model-loader.js';
+import { MODEL_OPTION_HELP, WEIGHTS_OPTION, openModel, parseWeights } from '../model-loader.js';
 import { encodePng, tileGrid } from '../png.js';
 import { Progress } from '../progress.js';
 import { parseFloatOption, parseIntegerOption } from '../sampling-options.js';
 
 interface EvalCliOptions {
   model?: string;
+  weights?: string;
   data: string;
   samples: string;
   maxVal?: string;
@@ -88,6 +89,7 @@ export function register(program: Command): void {
         'of the constrained samples, one row per class.',
     )
     .option('--model <dir>', MODEL_OPTION_HELP)
+    .option(...WEIGHTS_OPTION)
     .requiredOption('--data <dir>', 'dataset folder written by jpeglm prep')
     .option('--samples <n>', 'samples per mode (unconstrained, constrained), classes in turn', '8')
     .option('--max-val <n>', 'score at most the first n val samples (default: all)')
@@ -124,7 +126,7 @@ export function register(program: Command): void {
         if (isCodecError(e)) throw new UserError(e.message);
         throw e;
       }
-      const opened = await openModel(opts.model);
+      const opened = await openModel(opts.model, parseWeights(opts.weights));
       const { model, tokenizer } = opened;
       try {
         if (JSON.stringify(dataset.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON())) {

@@ -9,7 +9,13 @@ import {
 } from '../generation-run.js';
 import { loadGenerationDefaults, modelDefaultsFor } from '../generation-config.js';
 import { VIDEO_OPTION_HELP } from '../video-alias.js';
-import { MODEL_OPTION_HELP, openModel, resolveModelDir } from '../model-loader.js';
+import {
+  MODEL_OPTION_HELP,
+  WEIGHTS_OPTION,
+  openModel,
+  parseWeights,
+  resolveModelDir,
+} from '../model-loader.js';
 import {
   addSamplingOptions,
   generationSettings,
@@ -20,6 +26,7 @@ import {
 interface GenerateCliOptions extends RawSamplingOptions, OutputOptions {
   class?: string;
   model?: string;
+  weights?: string;
   n: string;
 }
 
@@ -40,15 +47,17 @@ export function register(program: Command): void {
     .option('--model <dir>', MODEL_OPTION_HELP)
     .option('-n, --n <count>', `number of images, 1..${MAX_IMAGES}, generated as one batch`, '1');
   addSamplingOptions(cmd);
+  cmd.option(...WEIGHTS_OPTION);
   addOutputOptions(cmd, 'dog-{i}.jpg');
   cmd.action(async (opts: GenerateCliOptions) => {
     const n = parseIntegerOption('--n', opts.n, 1, MAX_IMAGES);
+    const weights = parseWeights(opts.weights);
     const modelDir = resolveModelDir(opts.model);
     const defaults = modelDefaultsFor(await loadGenerationDefaults(modelDir), opts.class);
     const settings = generationSettings(opts, defaults);
     const stem = (opts.class ?? 'unconditional').replace(/[^A-Za-z0-9_.-]+/g, '_');
     const plan = planOutputs(n, opts, `${stem}-{i}.jpg`);
-    const opened = await openModel(modelDir);
+    const opened = await openModel(modelDir, weights);
     try {
       const classLabel = resolveClass(opts.class, opened.tokenizer.classes);
       await runImages({

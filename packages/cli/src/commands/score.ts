@@ -5,10 +5,11 @@ import { describeError, inFile } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { readInput, writeStdout } from '../io.js';
 import { resolveClass } from '../generation-run.js';
-import { MODEL_OPTION_HELP, openModel } from '../model-loader.js';
+import { MODEL_OPTION_HELP, WEIGHTS_OPTION, openModel, parseWeights } from '../model-loader.js';
 
 interface ScoreCliOptions {
   model?: string;
+  weights?: string;
   class?: string;
   json?: boolean;
 }
@@ -24,10 +25,11 @@ export function register(program: Command): void {
     )
     .argument('<images...>', 'image files (any format sharp reads, or PPM)')
     .option('--model <dir>', MODEL_OPTION_HELP)
+    .option(...WEIGHTS_OPTION)
     .option('--class <name>', 'condition on this class (default: unconditional, NULL_CLASS)')
     .option('--json', 'JSON on stdout, with per-token log-probabilities (natural log)')
     .action(async (images: string[], opts: ScoreCliOptions) => {
-      const opened = await openModel(opts.model);
+      const opened = await openModel(opts.model, parseWeights(opts.weights));
       const { model, tokenizer } = opened;
       let failed = 0;
       const results: unknown[] = [];
