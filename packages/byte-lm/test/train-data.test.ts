@@ -158,12 +158,23 @@ describe('packed windows', () => {
     expect(unitHash(1, 0, 5)).not.toBe(unitHash(1, 0, 5 + 2 ** 32));
   });
 
-  it('validation windows run in order and leave BOS targets unscored', async () => {
+  it('validation windows spread over the whole stream and leave BOS targets unscored', async () => {
     const dir = track(makeDataDir({ trainShards: [samples], val: [] }));
     const s = await openTrain(dir);
+    const W = windowCount(s.length, 20);
+    // 6 of the W windows: evenly spaced from the first, not the first 6.
     const batches = [...validationBatches(s, { batchSize: 3, seqLen: 20, maxBatches: 2 })];
     expect(batches.map((b) => b.rows)).toEqual([3, 3]);
-    expect(Number(batches[1].inputIds[0])).toBe(samples.flat()[60]);
+    const firstTokens = batches.flatMap((b) =>
+      Array.from({ length: b.rows }, (_, r) => Number(b.inputIds[r * 20])),
+    );
+    const expected = [0, 1, 2, 3, 4, 5].map((i) => samples.flat()[Math.floor((i * W) / 6) * 20]);
+    expect(firstTokens).toEqual(expected);
+    expect(Math.floor((5 * W) / 6)).toBeGreaterThan(W / 2);
+    // Enough batches for every window: all of them, in order.
+    const all = [...validationBatches(s, { batchSize: 4, seqLen: 20, maxBatches: 100 })];
+    expect(all.reduce((a, b) => a + b.rows, 0)).toBe(W);
+    expect(Number(all[1].inputIds[0])).toBe(samples.flat()[4 * 20]);
     for (const b of batches) {
       for (let i = 0; i < b.targets.length; i++) expect(Number(b.targets[i])).not.toBe(tok.bos);
     }

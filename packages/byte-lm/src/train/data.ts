@@ -266,17 +266,20 @@ export class BatchLoader {
   }
 }
 
-/** Validation batches: windows in stream order, no dropout, BOS targets unscored. */
+/**
+ * Validation batches: at most maxBatches x batchSize windows, spread evenly over the whole stream
+ * (all of them, in order, when they fit), no dropout, BOS targets unscored. Spread, because a
+ * prepared val split is sorted (by class, then file): its first windows are a few classes only.
+ */
 export function* validationBatches(
   stream: TokenStream,
   o: { batchSize: number; seqLen: number; maxBatches: number },
 ): Generator<Batch> {
   const windows = windowCount(stream.length, o.seqLen);
-  let produced = 0;
-  for (let w = 0; w < windows && produced < o.maxBatches; w += o.batchSize, produced++) {
-    const starts: number[] = [];
-    for (let k = w; k < Math.min(windows, w + o.batchSize); k++) starts.push(k * o.seqLen);
-    yield packWindows(stream, starts, 0, {
+  const n = Math.min(windows, o.maxBatches * o.batchSize);
+  const starts = Array.from({ length: n }, (_, i) => Math.floor((i * windows) / n) * o.seqLen);
+  for (let b = 0; b < n; b += o.batchSize) {
+    yield packWindows(stream, starts.slice(b, b + o.batchSize), 0, {
       seqLen: o.seqLen,
       classDropout: 0,
       seed: 0,
