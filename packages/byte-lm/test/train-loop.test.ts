@@ -165,6 +165,48 @@ describe('training a tiny model', () => {
     expect(v.bitsPerByte).toBeCloseTo(s.bitsPerByte, 4);
   });
 
+  it('keeps the weights of the best validation in best/, across a resume', async () => {
+    const tok = fixtureTokenizer();
+    const val = [sample(tok, 1, 22)];
+    const data = track(makeDataDir({ val }));
+    const out = track(tempDir('jpeglm-train-best-'));
+    // A learning rate high enough that validation does not improve at every check.
+    const cfg = config({ steps: 12, val_every: 2, lr: 5e-2, min_lr: 5e-2, seq_len: 24 });
+    const first = await run(data, out, cfg, { stopAt: 6 });
+    const second = await run(data, out, cfg, { resume: true });
+    const events = [...first.events, ...second.events];
+    let lowest = Infinity;
+    let bestStep = -1;
+    let bestBpb = NaN;
+    events.forEach((e, i) => {
+      if (e.kind !== 'validation') return;
+      const improved = e.bitsPerByte < lowest;
+      const next = events[i + 1];
+      // A 'best' event follows exactly the validations that beat every earlier one.
+      expect(next?.kind === 'best').toBe(improved);
+      if (!improved) return;
+      lowest = e.bitsPerByte;
+      bestStep = e.step;
+      bestBpb = e.bitsPerByte;
+      if (next?.kind === 'best')
+        expect(next).toMatchObject({ step: e.step, dir: path.join(out, 'best') });
+    });
+    expect(events.filter((e) => e.kind === 'validation').length).toBeGreaterThan(4);
+    // Both cases occur: validations that set a new best and validations that do not.
+    const bests = events.filter((e) => e.kind === 'best').length;
+    expect(bests).toBeGreaterThan(1);
+    expect(bests).toBeLessThan(events.filter((e) => e.kind === 'validation').length);
+    expect(JSON.parse(readFileSync(path.join(out, 'best', 'best.json'), 'utf8'))).toEqual({
+      step: bestStep,
+      bitsPerByte: bestBpb,
+    });
+    // best/ is a model directory holding that step's weights.
+    const lm = await OnnxCausalLM.fromModelDir(path.join(out, 'best'), { intraOpNumThreads: 1 });
+    const s = await scoreSequence(lm, val[0], { prefixLength: 2 });
+    await lm.dispose();
+    expect(s.bitsPerByte).toBeCloseTo(bestBpb, 4);
+  });
+
   it('resumes from checkpoint.old, the state a crash between the two renames leaves', async () => {
     const data = track(makeDataDir());
     const out = track(tempDir('jpeglm-train-crash-'));

@@ -67,6 +67,13 @@ export type TrainEvent =
       readonly tokens: number;
     }
   | { readonly kind: 'checkpoint'; readonly step: number; readonly dir: string }
+  | {
+      /** A validation better than every earlier one of the run: its weights are in `dir`. */
+      readonly kind: 'best';
+      readonly step: number;
+      readonly bitsPerByte: number;
+      readonly dir: string;
+    }
   | { readonly kind: 'done' | 'interrupted'; readonly step: number };
 
 export interface TrainOptions {
@@ -160,6 +167,25 @@ export async function validate(
     loss: scored > 0 ? nats / scored : Number.NaN,
     tokens: scored,
   };
+}
+
+/** Under the output folder: the model directory of the best validation so far. */
+export const BEST_DIR = 'best';
+/** In BEST_DIR: its step and validation bits per byte (read on resume). */
+const BEST_FILE = 'best.json';
+
+interface BestValidation {
+  readonly step: number;
+  readonly bitsPerByte: number;
+}
+
+async function readBest(outDir: string): Promise<BestValidation | undefined> {
+  const text = await fs.readFile(path.join(outDir, BEST_DIR, BEST_FILE), 'utf8').catch(() => '');
+  if (text === '') return undefined;
+  const b = JSON.parse(text) as Partial<BestValidation>;
+  return typeof b.step === 'number' && typeof b.bitsPerByte === 'number'
+    ? { step: b.step, bitsPerByte: b.bitsPerByte }
+    : undefined;
 }
 
 async function prepareOutDir(outDir: string, resume: boolean): Promise<string | undefined> {
@@ -277,6 +303,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
     let lastLoss: number | undefined;
     let lastBpb: number | undefined;
+    // The weights of the best validation are kept apart: training past the point where held-out
+    // loss turns up (a small dataset, many epochs) must not lose them.
+    let best = resumeDir ? await readBest(outDir) : undefined;
     const runValidation = async (): Promise<void> => {
       if (!valData) return;
       const v = await validate(
@@ -290,6 +319,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       );
       lastBpb = v.bitsPerByte;
       await emit({ kind: 'validation', step: progress.step, ...v });
+      if (best !== undefined && v.bitsPerByte >= best.bitsPerByte) return;
+      best = { step: progress.step, bitsPerByte: v.bitsPerByte };
+      const dir = path.join(outDir, BEST_DIR);
+      await saveModelDir(dir, {
+        config: modelConfig,
+        weights: session!.weights(),
+        tokenizerJson: data.tokenizerText,
+      });
+      await fs.writeFile(path.join(dir, BEST_FILE), JSON.stringify(best) + '\n');
+      await emit({ kind: 'best', ...best, dir });
     };
     let checkpointedAt = -1;
     const checkpoint = async (): Promise<void> => {

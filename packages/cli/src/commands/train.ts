@@ -104,6 +104,8 @@ function describe(e: TrainEvent): string {
       return `val  step ${e.step}  ${e.bitsPerByte.toFixed(4)} bits/byte  loss ${e.loss.toFixed(4)}  (${e.tokens} tokens)`;
     case 'checkpoint':
       return `checkpoint at step ${e.step} -> ${e.dir}`;
+    case 'best':
+      return `best validation so far (step ${e.step}, ${e.bitsPerByte.toFixed(4)} bits/byte) -> ${e.dir}`;
     case 'done':
       return `train: done at step ${e.step}`;
     case 'interrupted':
