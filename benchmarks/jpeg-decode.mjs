@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import jpegJs from 'jpeg-js';
 import sharp from 'sharp';
 import { decodeJpeg } from '../packages/codec-tokenizer/dist/index.js';
+import { lavfiRgb } from './lib/bench.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -33,30 +34,7 @@ const SOURCES = [
 ];
 
 function frame(source, index) {
-  const r = spawnSync(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      source,
-      '-vf',
-      `select=eq(n\\,${index * 7})`,
-      '-frames:v',
-      '1',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      'pipe:1',
-    ],
-    { maxBuffer: 1 << 24 },
-  );
-  if (r.status !== 0 || r.stdout.length !== SIZE * SIZE * 3)
-    throw new Error(`ffmpeg ${source}: ${r.stderr}`);
-  return r.stdout;
+  return lavfiRgb(source, SIZE, SIZE, `select=eq(n\\,${index * 7})`);
 }
 
 export function jpegLmCorpus(count) {

@@ -13,13 +13,13 @@
 // ffmpeg lavfi sources with smooth areas, detail and grain; 5-7 KB at q25, like photos) and
 // "high-entropy" (binary cellular automata; ~20-27 KB at q25, the entropy coder's worst case).
 // With files, those PPMs form one set.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { JpegEncoder, readPpm } from '../packages/codec-tokenizer/dist/index.js';
+import { lavfiRgb } from './lib/bench.mjs';
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -35,28 +35,7 @@ const SIZE = 256;
 const QUALITY = 25;
 
 function lavfi(name, spec) {
-  const out = spawnSync(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      spec,
-      '-frames:v',
-      '1',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      'pipe:1',
-    ],
-    { maxBuffer: 1 << 26 },
-  );
-  if (out.status !== 0 || out.stdout.length !== SIZE * SIZE * 3)
-    throw new Error(`ffmpeg ${spec}: ${out.stderr}`);
-  return { name, width: SIZE, height: SIZE, data: new Uint8Array(out.stdout) };
+  return { name, width: SIZE, height: SIZE, data: new Uint8Array(lavfiRgb(spec, SIZE, SIZE)) };
 }
 
 const size = `size=${SIZE}x${SIZE}`;

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { validateJpeg } from '../packages/codec-tokenizer/dist/index.js';
 import { jpegLmCorpus } from './jpeg-decode.mjs';
+import { lavfiRgb } from './lib/bench.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -41,28 +42,8 @@ function largeCorpus() {
     'testsrc2=size=1024x1024',
     "nullsrc=size=1024x1024,geq=r='128+100*sin(X/80)*cos(Y/120)':g='128+100*sin((X+Y)/100)':b='128+80*cos(X/60)',noise=alls=20:all_seed=5",
   ].map((src) => {
-    const r = spawnSync(
-      'ffmpeg',
-      [
-        '-v',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        src,
-        '-frames:v',
-        '1',
-        '-f',
-        'rawvideo',
-        '-pix_fmt',
-        'rgb24',
-        'pipe:1',
-      ],
-      {
-        maxBuffer: 1 << 26,
-      },
-    );
-    return cjpegFrom(r.stdout, 1024, 1024, ['-quality', '85', '-sample', '2x2', '-dct', 'int']);
+    const rgb = lavfiRgb(src, 1024, 1024);
+    return cjpegFrom(rgb, 1024, 1024, ['-quality', '85', '-sample', '2x2', '-dct', 'int']);
   });
 }
 

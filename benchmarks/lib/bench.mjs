@@ -1,5 +1,7 @@
-// Scaffolding shared by the benchmark scripts: command-line options, timing and medians.
-// Used by avc.mjs, bpe.mjs and grammar-overhead.mjs; other scripts may adopt it.
+// Scaffolding shared by the benchmark scripts: command-line options, timing, medians and test
+// pictures from ffmpeg. Used by avc.mjs, bpe.mjs, grammar-overhead.mjs, lm-profile.mjs and the
+// jpeg-*.mjs scripts; other scripts may adopt it.
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
 /** The value after `--name` on the command line (a string), or `fallback`. */
@@ -32,4 +34,25 @@ export async function timeAsync(fn) {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
+}
+
+/**
+ * One frame of an ffmpeg lavfi source (e.g. 'mandelbrot=size=256x256') as raw RGB bytes,
+ * width x height x 3; `filter` (ffmpeg -vf) picks or alters the frame. Throws when ffmpeg fails
+ * or the frame has another size.
+ */
+export function lavfiRgb(source, width, height, filter) {
+  const r = spawnSync(
+    'ffmpeg',
+    [
+      ...['-v', 'error', '-f', 'lavfi', '-i', source],
+      ...(filter === undefined ? [] : ['-vf', filter]),
+      ...['-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    ],
+    { maxBuffer: 1 << 26 },
+  );
+  if (r.status !== 0 || r.stdout.length !== width * height * 3) {
+    throw new Error(`ffmpeg ${source}: ${r.stderr}`);
+  }
+  return r.stdout;
 }
