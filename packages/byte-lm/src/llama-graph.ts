@@ -85,8 +85,11 @@ export const DIM = {
   total: 'total_sequence_length',
 } as const;
 
-/** The most negative float32 (torch.finfo(torch.float32).min): HF's masked-score value. */
-const MASKED_SCORE = -3.4028234663852886e38;
+/**
+ * The most negative float32 (torch.finfo(torch.float32).min): HF's masked-score value (a fully
+ * masked row stays finite). Shared by the graph, the runtime's attention bias and the reference.
+ */
+export const MASKED_SCORE = -3.4028234663852886e38;
 
 export const pastKeyName = (i: number): string => `past_key_values.${i}.key`;
 export const pastValueName = (i: number): string => `past_key_values.${i}.value`;

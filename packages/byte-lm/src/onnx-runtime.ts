@@ -23,6 +23,7 @@ import type { LlamaConfig } from './config.js';
 import {
   buildLlamaOnnx,
   ATTENTION_BIAS,
+  MASKED_SCORE,
   NEW_KEY_VALUES,
   pastKeyName,
   pastValueName,
@@ -55,9 +56,6 @@ export interface OnnxRuntimeOptions {
 }
 
 const DEFAULT_MAX_ATTENTION_SCORES = 2 ** 25;
-
-/** The most negative float32 (HF's masked-score value: a fully masked row stays finite). */
-const MASKED_SCORE = -3.4028234663852886e38;
 
 /** Layout facts the runtime needs, from a config or from an ONNX file's I/O metadata. */
 interface DecoderShape {

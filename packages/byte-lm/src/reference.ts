@@ -7,7 +7,7 @@
 
 import type { CausalLM, ForwardInput, ForwardOutput, KvCache } from './causal-lm.js';
 import type { LlamaConfig } from './config.js';
-import { ropeTables } from './llama-graph.js';
+import { MASKED_SCORE, ropeTables } from './llama-graph.js';
 import { ModelError } from './model-error.js';
 import {
   EMBED_TOKENS,
@@ -17,9 +17,6 @@ import {
   validateWeights,
   type LlamaModel,
 } from './weights.js';
-
-/** The float32 minimum HF adds to masked attention scores. */
-const MASKED_SCORE = -3.4028234663852886e38;
 
 /** KV cache of the reference model: per layer, float64 [batch, kvHeads, capacity, headDim]. */
 export class ReferenceKvCache implements KvCache {

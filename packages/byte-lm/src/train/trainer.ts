@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { DatasetTokenizer } from '../dataset/prep.js';
 import { parameterCount } from '../config.js';
 import { ModelError } from '../model-error.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { saveModelDir, WEIGHTS_FILE } from '../model-dir.js';
 import { createRandomWeights } from '../weights.js';
 import {
@@ -170,7 +171,7 @@ export async function validate(
 }
 
 /** Under the output folder: the model directory of the best validation so far. */
-export const BEST_DIR = 'best';
+const BEST_DIR = 'best';
 /** In BEST_DIR: its step and validation bits per byte (read on resume). */
 const BEST_FILE = 'best.json';
 
@@ -301,6 +302,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       );
     }
 
+    /** The current weights as a model directory (the output folder itself, or best/). */
+    const saveModel = (dir: string): Promise<void> =>
+      saveModelDir(dir, {
+        config: modelConfig,
+        weights: session!.weights(),
+        tokenizerJson: data.tokenizerText,
+      });
     let lastLoss: number | undefined;
     let lastBpb: number | undefined;
     // The weights of the best validation are kept apart: training past the point where held-out
@@ -322,12 +330,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (best !== undefined && v.bitsPerByte >= best.bitsPerByte) return;
       best = { step: progress.step, bitsPerByte: v.bitsPerByte };
       const dir = path.join(outDir, BEST_DIR);
-      await saveModelDir(dir, {
-        config: modelConfig,
-        weights: session!.weights(),
-        tokenizerJson: data.tokenizerText,
-      });
-      await fs.writeFile(path.join(dir, BEST_FILE), JSON.stringify(best) + '\n');
+      await saveModel(dir);
+      await writeFileAtomic(path.join(dir, BEST_FILE), JSON.stringify(best) + '\n');
       await emit({ kind: 'best', ...best, dir });
     };
     let checkpointedAt = -1;
@@ -340,11 +344,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         optimizer: session!.state(),
         data: data.fingerprint,
       });
-      await saveModelDir(outDir, {
-        config: modelConfig,
-        weights: session!.weights(),
-        tokenizerJson: data.tokenizerText,
-      });
+      await saveModel(outDir);
       await emit({ kind: 'checkpoint', step: progress.step, dir: outDir });
     };
 
