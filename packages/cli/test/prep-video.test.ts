@@ -4,11 +4,12 @@
  * the same bytes, a run SIGKILLed twice and rerun ending byte-identical, `jpeglm train` taking
  * the dataset and `jpeglm avc complete` taking the model, and misuse refused in one line.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, jpeglm, scratchDir } from './spawn-jpeglm.js';
+import { chunkFiles, killedWhen, snapshot } from './helpers/prep-run.js';
+import { jpeglm, scratchDir } from './spawn-jpeglm.js';
 
 const dir = scratchDir('prep-video');
 const input = path.join(dir, 'in');
@@ -18,45 +19,9 @@ const COMMON = ['--video', '--profile', PROFILE, '--val-fraction', '0.3', '--chu
 /** Nine one-second lavfi clips in three classes, and a text file among them. */
 const SOURCES = ['testsrc', 'testsrc2', 'smptebars', 'rgbtestsrc', 'color=c=blue', 'yuvtestsrc'];
 
-function snapshot(d: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  for (const e of readdirSync(d, { withFileTypes: true, recursive: true })) {
-    const full = path.join(e.parentPath, e.name);
-    if (e.isFile()) out.set(path.relative(d, full), readFileSync(full));
-  }
-  return out;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const chunkFiles = (out: string): number => {
-  try {
-    return readdirSync(path.join(out, '.prep', 'chunks')).filter((n) => n.endsWith('.chunk'))
-      .length;
-  } catch {
-    return 0;
-  }
-};
-
-/** Start `jpeglm prep`, SIGKILL it once `when()` holds; resolves to whether the kill hit. */
-async function prepKilledWhen(out: string, workers: number, when: () => boolean): Promise<boolean> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'prep', input, '--out', out, '--workers', String(workers), ...COMMON],
-    { stdio: 'ignore' },
-  );
-  let exited = false;
-  const done = new Promise<void>((r) => child.on('exit', () => ((exited = true), r())));
-  while (!exited) {
-    if (when()) {
-      child.kill('SIGKILL');
-      await done;
-      return child.signalCode === 'SIGKILL';
-    }
-    await sleep(2);
-  }
-  return false;
-}
+/** `jpeglm prep` of this suite's input into `out`, SIGKILLed as soon as `when()` holds. */
+const prepKilledWhen = (out: string, workers: number, when: () => boolean): Promise<boolean> =>
+  killedWhen(['prep', input, '--out', out, '--workers', String(workers), ...COMMON], when, 2);
 
 const CLIPS = 9;
 let reference: Map<string, Buffer>;

@@ -5,10 +5,11 @@
  * progress and rejects on stderr; bad input and misuse are one line with the right exit code.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRgbImage, writePpm } from '@jpeglm/codec-tokenizer';
+import { chunkFiles, killedWhen, sleep, snapshot } from './helpers/prep-run.js';
 import { BIN, jpeglm, scratchDir } from './spawn-jpeglm.js';
 
 const dir = scratchDir('prep');
@@ -24,48 +25,10 @@ const COMMON = [
   '20000',
 ];
 
-function snapshot(d: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  for (const e of readdirSync(d, { withFileTypes: true, recursive: true })) {
-    const full = path.join(e.parentPath, e.name);
-    if (e.isFile()) out.set(path.relative(d, full), readFileSync(full));
-  }
-  return out;
-}
+/** `jpeglm prep` of this suite's input into `out`, SIGKILLed as soon as `when()` holds. */
+const prepKilledWhen = (out: string, workers: number, when: () => boolean): Promise<boolean> =>
+  killedWhen(['prep', input, '--out', out, '--workers', String(workers), ...COMMON], when, 1);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Start `jpeglm prep`, SIGKILL it as soon as `when()` holds; resolves to whether the kill hit
- * a running process (false: it had already finished).
- */
-async function prepKilledWhen(out: string, workers: number, when: () => boolean): Promise<boolean> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'prep', input, '--out', out, '--workers', String(workers), ...COMMON],
-    { stdio: 'ignore' },
-  );
-  let exited = false;
-  const done = new Promise<void>((r) => child.on('exit', () => ((exited = true), r())));
-  while (!exited) {
-    if (when()) {
-      child.kill('SIGKILL');
-      await done;
-      return child.signalCode === 'SIGKILL';
-    }
-    await sleep(1);
-  }
-  return false;
-}
-
-const chunkFiles = (out: string): number => {
-  try {
-    return readdirSync(path.join(out, '.prep', 'chunks')).filter((n) => n.endsWith('.chunk'))
-      .length;
-  } catch {
-    return 0;
-  }
-};
 const assembling = (out: string): boolean => {
   try {
     return readdirSync(out).some((n) => n.includes('train_') || n.includes('val_'));
