@@ -22,7 +22,7 @@ import {
   noiseImage,
   type NamedImage,
 } from './fixtures/images.js';
-import { cjpegWith } from './helpers/peers.js';
+import { cjpegImage, cjpegWith } from './helpers/peers.js';
 
 /** djpeg's RGB output (PPM) for a JPEG; -rgb makes greyscale files come out as RGB too. */
 function djpeg(jpeg: Uint8Array): RgbImage {
@@ -100,17 +100,7 @@ describe('decodeJpeg equals djpeg -dct int exactly', () => {
   it('JPEG-LM form: 256x256, quality 25, 4:2:0, restart every MCU', () => {
     for (const { name, image } of imageSet(256, 256).slice(-4)) {
       expectExact(
-        cjpegWith(image, [
-          '-quality',
-          '25',
-          '-sample',
-          '2x2',
-          '-restart',
-          '1B',
-          '-dct',
-          'int',
-          '-baseline',
-        ]),
+        cjpegImage(image, { quality: 25, subsampling: '4:2:0', restartInterval: 1 }),
         name,
       );
     }
@@ -244,17 +234,11 @@ function referenceIdct(coef: Int16Array, q: Int32Array): number[] {
 
 describe('parseJpegStructure', () => {
   it('reads frame, tables, restart interval, scan and segments of a cjpeg file', () => {
-    const jpeg = cjpegWith(gradientImage(33, 17), [
-      '-quality',
-      '75',
-      '-sample',
-      '2x2',
-      '-restart',
-      '1B',
-      '-dct',
-      'int',
-      '-baseline',
-    ]);
+    const jpeg = cjpegImage(gradientImage(33, 17), {
+      quality: 75,
+      subsampling: '4:2:0',
+      restartInterval: 1,
+    });
     const s = parseJpegStructure(jpeg);
     expect(s.frame).toMatchObject({ sofMarker: Marker.SOF0, precision: 8, width: 33, height: 17 });
     expect(s.frame.components.map((c) => [c.id, c.h, c.v, c.quantTable])).toEqual([
@@ -324,17 +308,11 @@ function codecError(f: () => unknown): CodecError {
 }
 
 describe('bad input gives a CodecError naming the problem and its offset', () => {
-  const good = cjpegWith(gradientImage(32, 32), [
-    '-quality',
-    '50',
-    '-sample',
-    '2x2',
-    '-restart',
-    '1B',
-    '-dct',
-    'int',
-    '-baseline',
-  ]);
+  const good = cjpegImage(gradientImage(32, 32), {
+    quality: 50,
+    subsampling: '4:2:0',
+    restartInterval: 1,
+  });
   const s = parseJpegStructure(good);
   const sof = s.segments.find((g) => g.marker === Marker.SOF0);
   if (sof === undefined) throw new Error('no SOF0');

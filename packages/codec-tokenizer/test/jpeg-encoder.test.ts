@@ -11,7 +11,6 @@ import {
   encodeScanData,
   forwardTransform,
   writeJpegHeaders,
-  writePpm,
   type ChromaSubsampling,
   type FrameHeader,
   type RgbImage,
@@ -33,43 +32,13 @@ import {
   primariesImage,
   type NamedImage,
 } from './fixtures/images.js';
+import { cjpegImage, cjpegWith } from './helpers/peers.js';
 
 const RESTARTS = [0, 1, 4] as const;
 
-/** cjpeg's -sample argument for the luma sampling factors. */
-function sampleArg(subsampling: ChromaSubsampling): string {
-  return subsampling === '4:2:0' ? '2x2' : '1x1';
-}
-
-/** libjpeg-turbo's cjpeg on the image as PPM on stdin; argument arrays only. */
-function cjpeg(image: RgbImage, args: readonly string[]): Buffer {
-  const result = spawnSync('cjpeg', ['-dct', 'int', '-baseline', ...args], {
-    input: writePpm(image),
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (result.status !== 0) {
-    throw new Error(
-      `cjpeg ${args.join(' ')} failed: ${result.error?.message ?? result.stderr.toString()}`,
-    );
-  }
-  return result.stdout;
-}
-
-function cjpegCanonical(
-  image: RgbImage,
-  quality: number,
-  restart: number,
-  subsampling: ChromaSubsampling,
-): Buffer {
-  return cjpeg(image, [
-    '-quality',
-    String(quality),
-    '-sample',
-    sampleArg(subsampling),
-    '-restart',
-    `${restart}B`,
-  ]);
-}
+/** cjpeg with the canonical baseline/integer-DCT flags plus `args` (the non-canonical forms). */
+const cjpegBaseline = (image: RgbImage, args: readonly string[]): Uint8Array =>
+  cjpegWith(image, ['-dct', 'int', '-baseline', ...args]);
 
 /** Index of the first differing byte, or -1; keeps failure messages short. */
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
@@ -115,7 +84,7 @@ describe('canonical encoder: byte-identical to cjpeg for every quality and resta
           expectSameAsCjpeg(
             name,
             ours,
-            cjpegCanonical(image, quality, restart, '4:2:0'),
+            cjpegImage(image, { quality: quality, restartInterval: restart, subsampling: '4:2:0' }),
             `Q${quality} R${restart}`,
           );
         }
@@ -131,7 +100,7 @@ describe('canonical encoder: byte-identical to cjpeg for every quality and resta
         expectSameAsCjpeg(
           'noisy-gradient-31x23',
           ours,
-          cjpegCanonical(image, quality, restart, '4:4:4'),
+          cjpegImage(image, { quality: quality, restartInterval: restart, subsampling: '4:4:4' }),
           `Q${quality} R${restart}`,
         );
       }
@@ -162,7 +131,16 @@ describe('canonical encoder: sampled settings over many images and sizes', () =>
           const subsampling: ChromaSubsampling = next() % 3 === 0 ? '4:4:4' : '4:2:0';
           const ours = encodeJpeg(image, { quality, restartInterval: restart, subsampling });
           const what = `Q${quality} R${restart} ${subsampling}`;
-          expectSameAsCjpeg(name, ours, cjpegCanonical(image, quality, restart, subsampling), what);
+          expectSameAsCjpeg(
+            name,
+            ours,
+            cjpegImage(image, {
+              quality: quality,
+              restartInterval: restart,
+              subsampling: subsampling,
+            }),
+            what,
+          );
           if (trial === 0) expectDjpegClean(ours, `${name} ${what}`);
         }
       }
@@ -177,7 +155,7 @@ describe('canonical encoder: sampled settings over many images and sizes', () =>
         expectSameAsCjpeg(
           'smptebars-72x40',
           ours,
-          cjpegCanonical(image, 30, restart, subsampling),
+          cjpegImage(image, { quality: 30, restartInterval: restart, subsampling: subsampling }),
           `R${restart} ${subsampling}`,
         );
       }
@@ -189,7 +167,7 @@ describe('canonical encoder: sampled settings over many images and sizes', () =>
     expectSameAsCjpeg(
       'cellauto-40x40',
       encodeJpeg(image, { quality: 25 }),
-      cjpegCanonical(image, 25, 1, '4:2:0'),
+      cjpegImage(image, { quality: 25, restartInterval: 1, subsampling: '4:2:0' }),
       'defaults',
     );
   });
@@ -257,7 +235,13 @@ describe('lower-level API composes to the same file', () => {
         expectSameAsCjpeg(
           'grey',
           assemble(grey, greyScan, quality, restart),
-          cjpeg(image, ['-grayscale', '-quality', String(quality), '-restart', `${restart}B`]),
+          cjpegBaseline(image, [
+            '-grayscale',
+            '-quality',
+            String(quality),
+            '-restart',
+            `${restart}B`,
+          ]),
           what,
         );
         for (const [h, v] of [
@@ -275,7 +259,7 @@ describe('lower-level API composes to the same file', () => {
           expectSameAsCjpeg(
             `${h}x${v}`,
             assemble(frame, CANONICAL_SCAN, quality, restart),
-            cjpeg(image, [
+            cjpegBaseline(image, [
               '-quality',
               String(quality),
               '-sample',

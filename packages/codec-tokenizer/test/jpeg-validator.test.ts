@@ -24,7 +24,7 @@ import {
   type ValidationReport,
 } from '../src/index.js';
 import { gradientImage, lavfiImage, mulberry32, noisyGradientImage } from './fixtures/images.js';
-import { cjpegWith } from './helpers/peers.js';
+import { cjpegImage, cjpegWith } from './helpers/peers.js';
 
 /** djpeg's judgement: true when it warns (exit 2, message on stderr) or fails. */
 function djpegComplains(jpeg: Uint8Array): boolean {
@@ -520,17 +520,7 @@ describe('corruption corpus against djpeg', () => {
   it('with a restart marker after every MCU, damage stays in the interval it hits', () => {
     const next = mulberry32(99);
     const canonical = sources.map((img) =>
-      cjpegWith(img, [
-        '-quality',
-        '25',
-        '-sample',
-        '2x2',
-        '-restart',
-        '1B',
-        '-dct',
-        'int',
-        '-baseline',
-      ]),
+      cjpegImage(img, { quality: 25, subsampling: '4:2:0', restartInterval: 1 }),
     );
     const originals = canonical.map((c) => decodeCoefficients(c));
     const trials = 600;

@@ -42,6 +42,11 @@ export function cjpeg(ppm: Uint8Array, p: CjpegSettings): Uint8Array {
   return new Uint8Array(r.stdout);
 }
 
+/** `cjpeg` (the canonical settings) on an RGB image, fed as PPM. */
+export function cjpegImage(image: RgbImage, p: CjpegSettings): Uint8Array {
+  return cjpeg(writePpm(image), p);
+}
+
 /** djpeg with the integer IDCT: the decoded picture as PPM (P6) bytes. */
 export function djpegPpm(jpeg: Uint8Array): Buffer {
   const r = spawnSync('djpeg', ['-dct', 'int', '-ppm'], { input: jpeg, maxBuffer: MAX_OUTPUT });
