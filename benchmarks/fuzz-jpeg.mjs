@@ -22,33 +22,19 @@ import {
   repairJpeg,
   validateJpeg,
 } from '../packages/codec-tokenizer/dist/index.js';
+import { concatBytes, numberOption, option, uniform } from './lib/bench.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
-const COUNT = Number(arg('--count', 300000));
-const SEED = Number(arg('--seed', 1));
-const DJPEG_EVERY = Number(arg('--djpeg-every', 500));
-const SLOW_MS = Number(arg('--slow-ms', 250));
-const OUT = arg('--out', '/tmp/jpeglm-fuzz');
+const COUNT = numberOption('--count', 300000);
+const SEED = numberOption('--seed', 1);
+const DJPEG_EVERY = numberOption('--djpeg-every', 500);
+const SLOW_MS = numberOption('--slow-ms', 250);
+const OUT = option('--out', '/tmp/jpeglm-fuzz');
 
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
-const rnd = rng(SEED);
+const rnd = uniform(SEED);
 const int = (n) => Math.floor(rnd() * n);
 
 function ppm(w, h, kind, seed) {
-  const r = rng(seed);
+  const r = uniform(seed);
   const px = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -72,16 +58,6 @@ function cjpeg(input, q, sampling, restart) {
   const r = spawnSync('cjpeg', args, { input, maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(r.stderr.toString());
   return new Uint8Array(r.stdout);
-}
-
-function concat(...parts) {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 // ---- the corpus of unmutated files ----------------------------------------------------------
@@ -123,7 +99,7 @@ function mutateOnce(src, from) {
     }
     case 2: {
       const at = pos();
-      return concat(
+      return concatBytes(
         src.subarray(0, at),
         Uint8Array.from({ length: 1 + int(16) }, () => int(256)),
         src.subarray(at),
@@ -131,12 +107,12 @@ function mutateOnce(src, from) {
     }
     case 3: {
       const at = pos();
-      return concat(src.subarray(0, at), src.subarray(Math.min(n, at + 1 + int(16))));
+      return concatBytes(src.subarray(0, at), src.subarray(Math.min(n, at + 1 + int(16))));
     }
     case 4:
       return src.slice(0, pos());
     case 5:
-      return concat(
+      return concatBytes(
         rnd() < 0.5 ? src : src.subarray(0, n - 2),
         Uint8Array.from({ length: 1 + int(100) }, () => int(256)),
       );
@@ -146,20 +122,20 @@ function mutateOnce(src, from) {
         rnd() < 0.7
           ? 0xd0 + int(8)
           : [0xd9, 0xd8, 0xc4, 0xdb, 0xfe, 0xe0, 0xdd, 0x01, 0xff][int(9)];
-      return concat(src.subarray(0, at), Uint8Array.of(0xff, code), src.subarray(at));
+      return concatBytes(src.subarray(0, at), Uint8Array.of(0xff, code), src.subarray(at));
     }
     case 7: {
       // Duplicate or drop a whole chunk (e.g. a restart interval).
       const a = pos();
       const b = Math.min(n, a + 1 + int(64));
       return rnd() < 0.5
-        ? concat(src.subarray(0, b), src.subarray(a))
-        : concat(src.subarray(0, a), src.subarray(b));
+        ? concatBytes(src.subarray(0, b), src.subarray(a))
+        : concatBytes(src.subarray(0, a), src.subarray(b));
     }
     case 8: {
       // Splice: this file's head, another file's tail.
       const other = bases[int(bases.length)].jpeg;
-      return concat(src.subarray(0, pos()), other.subarray(int(other.length)));
+      return concatBytes(src.subarray(0, pos()), other.subarray(int(other.length)));
     }
     default: {
       // Header fields: a length, a dimension, a table entry.
@@ -191,7 +167,10 @@ function validAndCanonical(report, input) {
   if (report.verdict !== 'valid') return false;
   const s = report.structure;
   const scan = encodeScanData(report.coefficients, s.scan, s.tables, s.restartInterval);
-  return sameBytes(concat(input.subarray(0, s.headerEnd), scan, Uint8Array.of(0xff, 0xd9)), input);
+  return sameBytes(
+    concatBytes(input.subarray(0, s.headerEnd), scan, Uint8Array.of(0xff, 0xd9)),
+    input,
+  );
 }
 
 /** Milliseconds for validate + repair + grammar on one input, without the checks. */
@@ -339,9 +318,9 @@ for (const side of [128, 256, 512, 1024]) {
   for (const [name, input] of [
     ['valid', jpeg],
     ['truncated-half', jpeg.subarray(0, structure.headerEnd + (n >> 1))],
-    ['garbage-scan', concat(header, garbage)],
-    ['rst-storm', concat(header, storm)],
-    ['ff00-run', concat(header, stuffed)],
+    ['garbage-scan', concatBytes(header, garbage)],
+    ['rst-storm', concatBytes(header, storm)],
+    ['ff00-run', concatBytes(header, stuffed)],
   ]) {
     scaling.push({ side, name, bytes: input.length, ...timeAll(input, structure) });
   }

@@ -19,31 +19,16 @@ import {
   LUMINANCE_QUANT_K1,
   scaleQuantTable,
 } from '../packages/codec-tokenizer/dist/index.js';
+import { numberOption, uniform } from './lib/bench.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const RUNS = arg('--runs', 5);
-const IMAGES = arg('--images', 24);
+const RUNS = numberOption('--runs', 5);
+const IMAGES = numberOption('--images', 24);
 const SIZE = 256;
 const QUALITY = 25;
 
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
-
 /** Synthetic 256x256 RGB images: smooth scenes (sums of sinusoids plus texture) and noise. */
 function makeImage(i) {
-  const r = rng(i + 1);
+  const r = uniform(i + 1);
   const px = new Uint8Array(SIZE * SIZE * 3);
   const waves = Array.from({ length: 6 }, () => [r() * 0.2, r() * 0.2, r() * 6, r() * 80]);
   const texture = i % 3 === 0 ? 60 : i % 3 === 1 ? 15 : 0;
@@ -140,7 +125,7 @@ function grammarPass(scans, uncached = false) {
 
 /** Random walks (uniform among allowed bytes): the adversarial case, DC values near the limits. */
 function walkPass(count, seed) {
-  const r = rng(seed);
+  const r = uniform(seed);
   const allowed = new Uint8Array(256);
   let bytes = 0;
   const t0 = performance.now();

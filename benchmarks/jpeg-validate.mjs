@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { validateJpeg } from '../packages/codec-tokenizer/dist/index.js';
 import { jpegLmCorpus } from './jpeg-decode.mjs';
-import { lavfiRgb } from './lib/bench.mjs';
+import { concatBytes, lavfiRgb, xorshift32 } from './lib/bench.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -110,28 +110,6 @@ async function speed(name, files) {
   row('libjpeg-turbo in-process (sharp, decode to raw)', 'sharp');
 }
 
-function concat(...parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
-
 const KINDS = [
   'bit flip',
   'byte substitution',
@@ -156,13 +134,13 @@ function mutate(b, kind, next) {
       return out;
     }
     case 2:
-      return concat(b.subarray(0, at), junk(1 + (next() % 4)), b.subarray(at));
+      return concatBytes(b.subarray(0, at), junk(1 + (next() % 4)), b.subarray(at));
     case 3:
-      return concat(b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + (next() % 4))));
+      return concatBytes(b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + (next() % 4))));
     case 4:
       return b.subarray(0, at);
     default:
-      return concat(b, junk(1 + (next() % 64)));
+      return concatBytes(b, junk(1 + (next() % 64)));
   }
 }
 
@@ -172,7 +150,7 @@ function djpegComplains(jpeg) {
 }
 
 function agreement(bases) {
-  const next = rng(20261125);
+  const next = xorshift32(20261125);
   const perKind = KINDS.map(() => ({ n: 0, djpeg: 0, ours: 0, missed: 0, onlyOurs: 0 }));
   const onlyOursWhy = new Map();
   for (let i = 0; i < CORPUS; i++) {

@@ -1,5 +1,5 @@
-// Scaffolding shared by the benchmark scripts: command-line options, timing, medians and test
-// pictures from ffmpeg. Used by avc.mjs, bpe.mjs, grammar-overhead.mjs, lm-profile.mjs and the
+// Scaffolding shared by the benchmark scripts: command-line options, timing, medians, test
+// pictures from ffmpeg, a seeded generator and byte concatenation. Used by avc.mjs, bpe.mjs, grammar-overhead.mjs, lm-profile.mjs and the
 // jpeg-*.mjs scripts; other scripts may adopt it.
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -55,4 +55,37 @@ export function lavfiRgb(source, width, height, filter) {
     throw new Error(`ffmpeg ${source}: ${r.stderr}`);
   }
   return r.stdout;
+}
+
+/**
+ * xorshift32 (Marsaglia 2003): a seeded stream of uint32s. The corpora of the benchmarks are
+ * drawn from it, so changing it changes every recorded input.
+ */
+export function xorshift32(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+/** The xorshift32 stream of `seed` as floats in [0, 1). */
+export function uniform(seed) {
+  const next = xorshift32(seed);
+  return () => next() / 0x100000000;
+}
+
+/** The byte arrays one after another, in a new Uint8Array. */
+export function concatBytes(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
