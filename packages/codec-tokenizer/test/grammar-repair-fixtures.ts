@@ -16,6 +16,9 @@ import {
   type JpegTables,
   type ScanComponent,
 } from '../src/index.js';
+import { concat } from './helpers/bytes.js';
+
+export { concat };
 
 /** xorshift32: deterministic, seedable. */
 export function prng(seed: number): () => number {
@@ -142,18 +145,6 @@ export function scanStart(jpeg: Uint8Array): number {
 export function djpeg(jpeg: Uint8Array): { status: number | null; stderr: string } {
   const r = spawnSync('djpeg', ['-dct', 'int', '-ppm'], { input: jpeg, maxBuffer: 1 << 26 });
   return { status: r.status, stderr: r.stderr.toString() };
-}
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 export type MutationKind =

@@ -7,17 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { CodecError, decodeJpeg, parseJpegStructure, validateJpeg } from '../src/index.js';
 import { gradientImage, lavfiImage, mulberry32, noiseImage } from './fixtures/images.js';
+import { concat } from './helpers/bytes.js';
 import { cjpegWith } from './helpers/peers.js';
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Interesting bytes for JPEG: markers, stuffing, fill. */
 const SPECIAL = [

@@ -24,22 +24,13 @@ import {
   type ValidationReport,
 } from '../src/index.js';
 import { gradientImage, lavfiImage, mulberry32, noisyGradientImage } from './fixtures/images.js';
+import { concat } from './helpers/bytes.js';
 import { cjpegImage, cjpegWith } from './helpers/peers.js';
 
 /** djpeg's judgement: true when it warns (exit 2, message on stderr) or fails. */
 function djpegComplains(jpeg: Uint8Array): boolean {
   const r = spawnSync('djpeg', ['-ppm', '-outfile', '/dev/null'], { input: jpeg });
   return r.status !== 0 || r.stderr.length > 0;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function kinds(r: ValidationReport): JpegProblemKind[] {

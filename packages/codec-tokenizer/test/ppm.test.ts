@@ -2,17 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CodecError, encodeJpeg, readPpm, writePpm, type CodecErrorCode } from '../src/index.js';
 import { mulberry32, noiseImage } from './fixtures/images.js';
+import { concat } from './helpers/bytes.js';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
 
 function expectCode(
   bytes: Uint8Array,
