@@ -23,6 +23,8 @@ Options:
   --size N           image side in pixels (default 64)
   --padding N        white margin around the drawing, in pixels (default 4)
   --min-images N     keep classes with at least N images (default 4)
+  --variants N       also render N augmented variants of every image: smaller, shifted and,
+                     where the class allows, mirrored (default 0; see README.md, "Variants")
   --workers N        render threads (default ${defaultWorkers()})
   --update-docs      rewrite classes.json and CLASSES.md beside this script
   --help             show this help
@@ -64,6 +66,7 @@ async function parseOptions(argv) {
       size: { type: 'string' },
       padding: { type: 'string' },
       'min-images': { type: 'string' },
+      variants: { type: 'string' },
       workers: { type: 'string' },
       'update-docs': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -84,10 +87,14 @@ async function parseOptions(argv) {
   return {
     out: resolve(values.out),
     sets,
-    isDefaultSelection: values.sets === undefined && values['min-images'] === undefined,
+    isDefaultSelection:
+      values.sets === undefined &&
+      values['min-images'] === undefined &&
+      values.variants === undefined,
     size,
     padding: intOption('--padding', values.padding, 4, 0, Math.floor(size / 4)),
     minImages: intOption('--min-images', values['min-images'], 4, 1, 1000),
+    variants: intOption('--variants', values.variants, 0, 0, 64),
     workers: intOption('--workers', values.workers, defaultWorkers(), 1, 64),
     updateDocs: values['update-docs'],
   };
@@ -143,6 +150,7 @@ async function main() {
   const { classesJson, classesMarkdown, attributionMarkdown, total } =
     await import('./lib/docs.mjs');
   const { runPool } = await import('./lib/pool.mjs');
+  const { jitterFor, mirrorable, MIN_SCALE, MAX_SHIFT } = await import('./lib/jitter.mjs');
 
   const { entries, unnamed } = loadCatalogue();
   const sets = options.sets.map((name) => openSet(name));
@@ -177,19 +185,27 @@ async function main() {
 
   // Deterministic order: class label, then CLDR order of the emoji, then set order.
   const setRank = new Map(options.sets.map((s, i) => [s, i]));
+  // Variants follow their original, so an image's renderings stay together in the manifest.
   const planned = available
     .filter((a) => selected.has(labels.get(a.entry.codepoint)))
-    .map((a) => {
-      const label = labels.get(a.entry.codepoint);
-      const file = `${a.set}-${a.entry.codepoint.toLowerCase()}.png`;
-      return { ...a, label, path: `images/${label}/${file}` };
-    })
+    .map((a) => ({ ...a, label: labels.get(a.entry.codepoint) }))
     .sort(
       (a, b) =>
         (a.label < b.label ? -1 : a.label > b.label ? 1 : 0) ||
         a.entry.order - b.entry.order ||
         setRank.get(a.set) - setRank.get(b.set),
-    );
+    )
+    .flatMap((a) => {
+      const stem = `images/${a.label}/${a.set}-${a.entry.codepoint.toLowerCase()}`;
+      const original = { ...a, path: `${stem}.png`, variant: 0, jitter: undefined };
+      const variants = Array.from({ length: options.variants }, (_, i) => ({
+        ...a,
+        path: `${stem}-v${i + 1}.png`,
+        variant: i + 1,
+        jitter: jitterFor(a.source.source, i + 1, mirrorable(a.label)),
+      }));
+      return [original, ...variants];
+    });
   log(
     `${entries.length} emoji, ${labels.size} in scope, ${selected.size} classes, ` +
       `${planned.length} images from ${options.sets.join(', ')}; ${options.workers} worker(s)`,
@@ -210,7 +226,7 @@ async function main() {
       input: p.source.input,
       outPath: join(partial, p.path),
       source: p.source.source,
-      options: { size: options.size, padding: options.padding },
+      options: { size: options.size, padding: options.padding, jitter: p.jitter },
     })),
     options.workers,
     (done) => {
@@ -234,6 +250,7 @@ async function main() {
         name: p.entry.name,
         licence: setInfo.get(p.set).info.licence,
         source: p.source.source,
+        ...(p.variant > 0 ? { variant: p.variant, jitter: p.jitter } : {}),
         sha256: results[i].sha256,
       }),
     )
@@ -248,7 +265,8 @@ async function main() {
   const summary = {
     dataset: 'jpeglm emoji',
     layout:
-      'images/<label>/<set>-<codepoint>.png; manifest.jsonl paths are relative to this folder',
+      'images/<label>/<set>-<codepoint>.png (variants: <set>-<codepoint>-v<k>.png); ' +
+      'manifest.jsonl paths are relative to this folder',
     image: {
       format: 'png',
       colour: 'rgb',
@@ -264,6 +282,12 @@ async function main() {
     })),
     skinTones: 'excluded: only the default (yellow or neutral) rendering of each emoji',
     minImages: options.minImages,
+    variants: {
+      perImage: options.variants,
+      minScale: MIN_SCALE,
+      maxShift: MAX_SHIFT,
+      mirror: 'odd variants of classes whose names carry no direction, text or clock',
+    },
     classes: selected.size,
     images: planned.length,
     pngBytes: bytes,

@@ -11,7 +11,8 @@ export const RASTER_SIZE = 256;
 const MAX_PIXELS = 4096 * 4096;
 /**
  * @typedef {import('./sets.mjs').ImageInput} ImageInput
- * @typedef {{size: number, padding: number}} RenderOptions
+ * @typedef {import('./jitter.mjs').Jitter} Jitter
+ * @typedef {{size: number, padding: number, jitter?: Jitter}} RenderOptions
  */
 
 /**
@@ -30,18 +31,23 @@ async function decode(input) {
   return image.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
 }
 
+/** Offset of a centred span of `length`, shifted by `shift` but kept inside the canvas. */
+function place(size, length, shift) {
+  return Math.min(size - length, Math.max(0, Math.floor((size - length) / 2) + shift));
+}
+
 /**
  * Renders one emoji to a size x size RGB PNG on white.
  * @param {ImageInput} input
  * @param {RenderOptions} options
  * @returns {Promise<Buffer>}
  */
-export async function renderEmoji(input, { size, padding }) {
+export async function renderEmoji(input, { size, padding, jitter }) {
   const { data, info } = await decode(input);
   if (info.channels !== 4) throw new Error(`decoded to ${info.channels} channels, expected 4`);
   const box = alphaBox(data, info.width, info.height);
   if (box === null) throw new Error('image is fully transparent');
-  const inner = size - 2 * padding;
+  const inner = (size - 2 * padding) * (jitter?.scale ?? 1);
   const scale = inner / Math.max(box.width, box.height);
   const width = Math.max(1, Math.round(box.width * scale));
   const height = Math.max(1, Math.round(box.height * scale));
@@ -50,6 +56,7 @@ export async function renderEmoji(input, { size, padding }) {
   const fitted = await sharp(data, { raw })
     .extract(box)
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+    .flop(jitter?.mirror ?? false)
     .raw()
     .toBuffer({ resolveWithObject: true });
   return sharp({
@@ -59,8 +66,8 @@ export async function renderEmoji(input, { size, padding }) {
       {
         input: fitted.data,
         raw: { width: fitted.info.width, height: fitted.info.height, channels: 4 },
-        left: Math.floor((size - width) / 2),
-        top: Math.floor((size - height) / 2),
+        left: place(size, width, jitter?.dx ?? 0),
+        top: place(size, height, jitter?.dy ?? 0),
       },
     ])
     .removeAlpha()

@@ -4,9 +4,10 @@
  * larger batch, the output directory loads in the runtime and its validation bits per byte agree
  * with score.ts, and bad resumes are refused with clear messages.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { JpegTokenizer, getProfile } from '@jpeglm/codec-tokenizer';
 import {
   OnnxCausalLM,
   loadCheckpoint,
@@ -53,7 +54,7 @@ async function run(
   data: string,
   out: string,
   cfg: TrainConfig,
-  opts: { resume?: boolean; stopAt?: number } = {},
+  opts: { resume?: boolean; init?: string; stopAt?: number } = {},
 ): Promise<{ events: TrainEvent[]; result: Awaited<ReturnType<typeof train>> }> {
   const events: TrainEvent[] = [];
   const ctl = new AbortController();
@@ -62,6 +63,7 @@ async function run(
     outDir: out,
     config: cfg,
     resume: opts.resume,
+    ...(opts.init !== undefined ? { init: opts.init } : {}),
     signal: ctl.signal,
     onEvent: (e) => {
       events.push(e);
@@ -216,6 +218,37 @@ describe('training a tiny model', () => {
     expect(result.step).toBe(3);
     expect(existsSync(path.join(out, 'checkpoint.old'))).toBe(false);
     expect((await loadCheckpoint(path.join(out, 'checkpoint'))).progress.step).toBe(3);
+  });
+
+  it('starts from a trained model with init, and refuses one of another shape or vocabulary', async () => {
+    const data = track(makeDataDir());
+    const trained = track(tempDir('jpeglm-train-init-a-'));
+    await run(data, trained, config({ steps: 60, class_dropout: 0 }));
+    // One step at a negligible learning rate: its loss is the loaded weights' loss.
+    const tuned = track(tempDir('jpeglm-train-init-b-'));
+    const slow = { steps: 1, lr: 1e-9, min_lr: 1e-9, warmup_steps: 0, class_dropout: 0 };
+    const { events } = await run(data, tuned, config(slow), { init: trained });
+    const start = events.find((e) => e.kind === 'start');
+    expect(start).toMatchObject({ resumed: false, initialisedFrom: trained });
+    const first = events.find((e) => e.kind === 'step');
+    expect(first?.kind === 'step' && first.loss).toBeLessThan(0.5); // from scratch: ~ln(263)
+
+    const wide = config({ ...slow, model: { ...TINY.model, hidden_size: 48 } });
+    await expect(
+      run(data, track(tempDir('jpeglm-train-init-c-')), wide, { init: trained }),
+    ).rejects.toThrow(/hiddenSize is 32, the training config's is 48/);
+    const otherClasses = track(makeDataDir());
+    const renamed = new JpegTokenizer({
+      profile: getProfile('jpeglm-32-q75'),
+      classes: ['ant', 'bee', 'dog'],
+    });
+    writeFileSync(path.join(otherClasses, 'tokenizer.json'), JSON.stringify(renamed.toJSON()));
+    await expect(
+      run(otherClasses, track(tempDir('jpeglm-train-init-d-')), config(slow), { init: trained }),
+    ).rejects.toThrow(/vocabulary \(byte, special or class tokens\) differs from the data's/);
+    await expect(run(data, tuned, config(slow), { init: trained, resume: true })).rejects.toThrow(
+      /choose one/,
+    );
   });
 
   it('refuses a checkpoint of another config, a missing checkpoint, and clobbering a run', async () => {

@@ -39,6 +39,7 @@ export const PROFILES: Readonly<Record<string, CanonicalJpegProfile>> = Object.f
   'jpeglm-128-q25': profile('jpeglm-128-q25', 128, 25),
   'jpeglm-64-q50': profile('jpeglm-64-q50', 64, 50),
   'jpeglm-48-q50': profile('jpeglm-48-q50', 48, 50),
+  'jpeglm-48-q25': profile('jpeglm-48-q25', 48, 25),
   'jpeglm-32-q75': profile('jpeglm-32-q75', 32, 75),
 });
 

@@ -14,11 +14,11 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatasetTokenizer } from '../dataset/prep.js';
-import { parameterCount } from '../config.js';
+import { parameterCount, type LlamaConfig } from '../config.js';
 import { ModelError } from '../model-error.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import { saveModelDir, WEIGHTS_FILE } from '../model-dir.js';
-import { createRandomWeights } from '../weights.js';
+import { loadModelDir, saveModelDir, WEIGHTS_FILE } from '../model-dir.js';
+import { createRandomWeights, type LlamaWeights } from '../weights.js';
 import {
   checkResumable,
   findCheckpoint,
@@ -39,6 +39,8 @@ export type TrainEvent =
   | {
       readonly kind: 'start';
       readonly resumed: boolean;
+      /** The model directory a new run started from (`init`), if any. */
+      readonly initialisedFrom?: string;
       readonly step: number;
       readonly steps: number;
       readonly parameters: number;
@@ -83,6 +85,12 @@ export interface TrainOptions {
   readonly config: TrainConfig;
   /** Continue the checkpoint in outDir (refused when its config or data differ). */
   readonly resume?: boolean;
+  /**
+   * Start from this model directory's weights instead of random ones (fine-tuning; the optimizer
+   * state starts fresh). Its shape must be the config's and its vocabulary (bytes, special and
+   * class tokens) the data's; its profile may differ. Only for a new run, not with `resume`.
+   */
+  readonly init?: string;
   /** Abort = stop after the current step, save a checkpoint, return `interrupted`. */
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: TrainEvent) => void;
@@ -215,8 +223,56 @@ async function prepareOutDir(outDir: string, resume: boolean): Promise<string | 
   return undefined;
 }
 
+/** The parts of a tokenizer file that give token ids their meaning (not the profile). */
+function vocabularyOf(tokenizerJson: unknown): string {
+  const t = (tokenizerJson ?? {}) as Record<string, unknown>;
+  return JSON.stringify([t.byteTokens, t.specialTokens, t.classTokens, t.merges, t.sequence]);
+}
+
+/** The weights of model directory `dir`, checked against the run's shape and vocabulary. */
+async function initialWeights(
+  dir: string,
+  modelConfig: LlamaConfig,
+  dataTokenizerJson: unknown,
+): Promise<LlamaWeights> {
+  const model = await loadModelDir(dir);
+  const mismatch = SHAPE_FIELDS.find((k) => model.config[k] !== modelConfig[k]);
+  if (mismatch !== undefined) {
+    throw new ModelError(
+      'invalid-argument',
+      `${dir}: ${mismatch} is ${String(model.config[mismatch])}, the training config's ` +
+        `is ${String(modelConfig[mismatch])}`,
+    );
+  }
+  if (vocabularyOf(model.tokenizerJson) !== vocabularyOf(dataTokenizerJson)) {
+    throw new ModelError(
+      'invalid-argument',
+      `${dir}: its tokenizer's vocabulary (byte, special or class tokens) differs from the data's`,
+    );
+  }
+  return model.weights;
+}
+
+/** The config fields that fix the weights' shapes and meaning. */
+const SHAPE_FIELDS = [
+  'vocabSize',
+  'hiddenSize',
+  'intermediateSize',
+  'numHiddenLayers',
+  'numAttentionHeads',
+  'numKeyValueHeads',
+  'headDim',
+  'tieWordEmbeddings',
+] as const satisfies readonly (keyof LlamaConfig)[];
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, outDir } = options;
+  if (options.init !== undefined && options.resume) {
+    throw new ModelError(
+      'invalid-argument',
+      'init starts a new run from a model; resume continues a checkpoint: choose one',
+    );
+  }
   const resumeDir = await prepareOutDir(outDir, options.resume ?? false);
   const schedule: LrSchedule = {
     peak: config.lr,
@@ -249,7 +305,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       progress = { ...ckpt.progress };
       state = ckpt.optimizer;
     } else {
-      const w = createRandomWeights(modelConfig, config.seed, { std: config.initStd });
+      const w =
+        options.init !== undefined
+          ? await initialWeights(options.init, modelConfig, JSON.parse(data.tokenizerText))
+          : createRandomWeights(modelConfig, config.seed, { std: config.initStd });
       const zeros = (): Map<string, Float32Array> =>
         new Map([...w].map(([n, t]) => [n, new Float32Array(t.data.length)]));
       state = { weights: new Map([...w].map(([n, t]) => [n, t.data])), m: zeros(), v: zeros() };
@@ -287,6 +346,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await emit({
       kind: 'start',
       resumed: resumeDir !== undefined,
+      ...(options.init !== undefined && !resumeDir ? { initialisedFrom: options.init } : {}),
       step: progress.step,
       steps: config.steps,
       parameters: parameterCount(modelConfig),

@@ -18,6 +18,7 @@ interface TrainCliOptions {
   out: string;
   config?: string;
   resume?: boolean;
+  init?: string;
   steps?: string;
   batch?: string;
   seqLen?: string;
@@ -91,7 +92,7 @@ function describe(e: TrainEvent): string {
       return (
         `train: ${(e.parameters / 1e6).toFixed(2)}M parameters, ${rate(e.trainTokens)} training tokens` +
         `${e.validation ? `, ${rate(e.valTokens)} validation tokens` : e.valTokens > 0 ? ', validation split shorter than one window (no validation)' : ', no validation split'}` +
-        `, ${e.tokensPerStep} tokens/step, ${e.resumed ? `resuming at step ${e.step}` : 'from scratch'}` +
+        `, ${e.tokensPerStep} tokens/step, ${e.resumed ? `resuming at step ${e.step}` : e.initialisedFrom !== undefined ? `from ${e.initialisedFrom}` : 'from scratch'}` +
         ` to step ${e.steps}`
       );
     case 'step':
@@ -134,6 +135,11 @@ export function register(program: Command): void {
       '--resume',
       'continue the checkpoint in --out (with its config unless --config is given)',
     )
+    .option(
+      '--init <model>',
+      'start from this model directory\'s weights (fine-tuning: same shape and vocabulary, ' +
+        'any profile; fresh optimizer state); not with --resume',
+    )
     .option('--steps <n>', 'optimizer steps in total')
     .option('--batch <n>', 'sequences per micro-batch')
     .option('--seq-len <n>', 'tokens per sequence (window)')
@@ -160,6 +166,7 @@ export function register(program: Command): void {
         '  jpeglm prep emoji/ --profile jpeglm-32-q75 --out data/emoji\n' +
         '  jpeglm train --data data/emoji --out models/emoji --steps 2000 --batch 8 --seq-len 512\n' +
         '  jpeglm train --data data/emoji --out models/emoji --resume --steps 4000\n' +
+        '  jpeglm train --data data/emoji-q25 --out models/emoji-q25 --init models/emoji\n' +
         '  jpeglm generate --model models/emoji --class dog --out dog.jpg',
     )
     .action(async (opts: TrainCliOptions) => {
@@ -201,6 +208,7 @@ export function register(program: Command): void {
           outDir: opts.out,
           config,
           resume: opts.resume ?? false,
+          ...(opts.init !== undefined ? { init: opts.init } : {}),
           signal: abort.signal,
           onEvent: (e) => {
             if (e.kind === 'validation') bpb = e.bitsPerByte;
