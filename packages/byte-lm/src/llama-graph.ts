@@ -69,6 +69,12 @@ export interface LlamaGraphOptions {
    * (MatMulNBits accuracy_level 4); 'float32' computes on dequantised weights (level 1).
    */
   readonly quantizedCompute?: 'int8' | 'float32';
+  /**
+   * Buffer cache and fused only: a graph for decoding steps, one new token per row
+   * (sequence_length fixed at 1). With a single query position the head-layout transposes are
+   * plain reshapes, so each layer runs 3 kernels fewer; the arithmetic is the same.
+   */
+  readonly decodeStep?: boolean;
 }
 
 export interface LlamaGraph {
@@ -136,6 +142,9 @@ export function buildLlamaGraph(
   if (format !== 'float32' && !fused) {
     throw new ModelError('invalid-argument', `${format} weights need the fused graph`);
   }
+  if (options.decodeStep && !(fused && cache === 'buffer')) {
+    throw new ModelError('invalid-argument', 'a decode-step graph needs the fused buffer graph');
+  }
   if (cache !== 'none' && options.attentionMask === false) {
     throw new ModelError('invalid-argument', 'a graph with a KV cache needs an attention mask');
   }
@@ -194,13 +203,14 @@ function buildDecoder(
   const group = nh / nkv;
   const pastDim = cache === 'buffer' ? 'past_capacity' : DIM.past;
   const total = cache === 'none' ? DIM.seq : DIM.total;
+  const seqDim: Dim = options.decodeStep ? 1 : DIM.seq;
 
-  const inputIds = g.input('input_ids', 'int64', [DIM.batch, DIM.seq]);
+  const inputIds = g.input('input_ids', 'int64', [DIM.batch, seqDim]);
   const attentionMask =
     withMask && cache !== 'buffer'
       ? g.input('attention_mask', 'int64', [DIM.batch, total])
       : undefined;
-  const positionIds = g.input('position_ids', 'int64', [DIM.batch, DIM.seq]);
+  const positionIds = g.input('position_ids', 'int64', [DIM.batch, seqDim]);
   const past: { key: Value; value: Value }[] = [];
   if (cache !== 'none') {
     for (let i = 0; i < c.numHiddenLayers; i++) {
@@ -223,8 +233,8 @@ function buildDecoder(
       ? g.input(ATTENTION_BIAS, 'float32', [
           DIM.batch,
           1,
-          DIM.seq,
-          'past_capacity + sequence_length',
+          seqDim,
+          options.decodeStep ? 'past_capacity + 1' : 'past_capacity + sequence_length',
         ])
       : g.scope('mask', () => {
           const seqLen = g.shapeOf(inputIds, 1, 2);
@@ -276,10 +286,7 @@ function buildDecoder(
         if (cache === 'buffer') {
           // Keys = the caller's buffer then the new tokens; the buffer is only read.
           const scores = g.concat([ops.scores(qg, past[i].key), ops.scores(qg, k)], -1);
-          const [pPast, pNew] = g.splitDynamic(softmax(scores), -1, splitSizes!, [
-            pastDim,
-            DIM.seq,
-          ]);
+          const [pPast, pNew] = g.splitDynamic(softmax(scores), -1, splitSizes!, [pastDim, seqDim]);
           ctx = g.add(g.matmul(pPast, past[i].value), g.matmul(pNew, v));
         } else {
           let keys = k;
@@ -292,20 +299,18 @@ function buildDecoder(
           }
           ctx = g.matmul(softmax(ops.scores(qg, keys)), values);
         }
-        // [B, nkv, group*S, D] -> [B, nh, S, D] -> [B, S, nh, D] -> [B, S, nh*D]
-        const merged = g.reshape(g.transpose(g.reshape(ctx, [0, nh, -1, D]), [0, 2, 1, 3]), [
-          0,
-          0,
-          nh * D,
-        ]);
+        // [B, nkv, group*S, D] -> [B, nh, S, D] -> [B, S, nh, D] -> [B, S, nh*D]; with S = 1
+        // the transpose moves nothing.
+        const merged = options.decodeStep
+          ? g.reshape(ctx, [0, 1, nh * D])
+          : g.reshape(g.transpose(g.reshape(ctx, [0, nh, -1, D]), [0, 2, 1, 3]), [0, 0, nh * D]);
         return ops.oProj(merged, i);
       });
       // SwiGLU MLP block (Shazeer 2020).
       [h, x] = ops.addNorm(x, delta, n.postAttentionNorm);
       delta = g.scope('mlp', () => {
         const [gate, up] = ops.gateUp(h, i);
-        const silu = g.mul(gate, g.sigmoid(gate));
-        return ops.down(g.mul(silu, up), i);
+        return ops.down(g.mul(ops.silu(gate), up), i);
       });
     });
   }
@@ -329,6 +334,8 @@ interface BlockOps {
   scores(q: Value, keys: Value): Value;
   oProj(x: Value, layer: number): Value;
   gateUp(h: Value, layer: number): [Value, Value];
+  /** x * sigmoid(x) (SiLU, also called swish). */
+  silu(x: Value): Value;
   down(x: Value, layer: number): Value;
 }
 
@@ -399,6 +406,7 @@ function standardOps(
     scores: (q, keys) => g.matmul(q, g.transpose(keys, [0, 1, 3, 2])),
     oProj: (x, i) => linear(g, x, param(names(i).o)),
     gateUp: (h, i) => [linear(g, h, param(names(i).gate)), linear(g, h, param(names(i).up))],
+    silu: (x) => g.mul(x, g.sigmoid(x)),
     down: (x, i) => linear(g, x, param(names(i).down)),
   };
 }
@@ -562,7 +570,10 @@ function fusedOps(
       // One matmul for q|k|v, one transpose to heads, one RotaryEmbedding for the q|k heads.
       const n = names(i);
       const qkv = projection(h, [n.q, n.k, n.v], `layers.${i}.self_attn.qkv_proj`);
-      const heads = g.transpose(g.reshape(qkv, [0, 0, nh + 2 * nkv, D]), [0, 2, 1, 3]);
+      // [B, S, heads*D] -> [B, heads, S, D]; with S = 1 that is a reshape.
+      const heads = options.decodeStep
+        ? g.reshape(qkv, [0, nh + 2 * nkv, 1, D])
+        : g.transpose(g.reshape(qkv, [0, 0, nh + 2 * nkv, D]), [0, 2, 1, 3]);
       const shape = (count: number): Dim[] | undefined =>
         heads.shape ? [heads.shape[0], count, heads.shape[2], D] : undefined;
       const [qk, vh] = g.op('Split', [heads, g.int64s([nh + nkv, nkv])], { axis: attr.int(1) }, [
@@ -585,6 +596,15 @@ function fusedOps(
       const [gate, up] = g.split(gu, -1, [c.intermediateSize, c.intermediateSize]);
       return [gate, up];
     },
+    // QuickGelu is x * sigmoid(alpha x): SiLU at alpha 1, in one kernel instead of two.
+    silu: (x) =>
+      g.op(
+        'QuickGelu',
+        [x],
+        { alpha: attr.float(1) },
+        [{ dtype: 'float32', shape: x.shape }],
+        MS_DOMAIN,
+      )[0],
     down: (x, i) => projection(x, [names(i).down], `layers.${i}.mlp.down_proj`),
   };
 }

@@ -137,7 +137,7 @@ export function register(program: Command): void {
     )
     .option(
       '--init <model>',
-      'start from this model directory\'s weights (fine-tuning: same shape and vocabulary, ' +
+      "start from this model directory's weights (fine-tuning: same shape and vocabulary, " +
         'any profile; fresh optimizer state); not with --resume',
     )
     .option('--steps <n>', 'optimizer steps in total')
