@@ -213,5 +213,49 @@ describe('jpeglm train', () => {
     expect(mismatch.code).toBe(2);
     expect(mismatch.stderr).toMatch(/was trained with hidden_size = 32, this run asks for 64/);
     expect(mismatch.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+
+    // --init: a model of another shape is refused in one line (exit 2), as is --init with --resume.
+    const wide = jpeglm([
+      'train',
+      '--data',
+      data,
+      '--out',
+      path.join(root, 'z'),
+      '--config',
+      other,
+      '--init',
+      out,
+    ]);
+    expect(wide.code).toBe(2);
+    expect(wide.stderr).toMatch(
+      /^jpeglm: .*model: hiddenSize is 32, the training config's is 64$/m,
+    );
+    expect(wide.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    const both = jpeglm(['train', '--data', data, '--out', out, '--init', out, '--resume']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/choose one/);
+  });
+
+  it('--init fine-tunes a trained model in a new run', () => {
+    const out = path.join(root, 'tuned');
+    const r = jpeglm([
+      'train',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--config',
+      configFile,
+      '--init',
+      path.join(root, 'model'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/, from .*model to step 4$/m);
+    const log = readFileSync(path.join(out, 'train-log.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(log[0])).toMatchObject({
+      kind: 'start',
+      resumed: false,
+      initialisedFrom: path.join(root, 'model'),
+    });
   });
 });
