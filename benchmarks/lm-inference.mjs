@@ -333,11 +333,6 @@ async function main() {
     session_options: { intraOpNumThreads: THREADS },
   });
   const ours = await OnnxCausalLM.create(model, { intraOpNumThreads: THREADS });
-  // The same runtime decoding on its general graph: what the decode-step graph saves.
-  const oursGeneral = await OnnxCausalLM.create(model, {
-    decodeGraph: false,
-    intraOpNumThreads: THREADS,
-  });
   const oursInt8 = await OnnxCausalLM.create(model, {
     weightFormat: 'int8',
     intraOpNumThreads: THREADS,
@@ -350,7 +345,6 @@ async function main() {
 
   const variants = [
     [OURS, causalLmGenerator(ours)],
-    ['ours, steps on the general graph (no decode-step graph)', causalLmGenerator(oursGeneral)],
     ['ours (buffer KV, fused, int8)', causalLmGenerator(oursInt8)],
     ['ours on the exported file (Optimum KV)', causalLmGenerator(oursFile)],
     [TJS, tjsGenerator(tjs, c.vocabSize)],

@@ -24,8 +24,7 @@ const THREADS = numberOption('--threads', 1);
 const model = createRandomModel(CONFIG, 1);
 const c = model.config;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jpeglm-profile-'));
-// The graph the runtime decodes with: one new token per row.
-const graph = buildLlamaOnnx(c, model.weights, { cache: 'buffer', fused: true, decodeStep: true });
+const graph = buildLlamaOnnx(c, model.weights, { cache: 'buffer', fused: true });
 const options = { intraOpNumThreads: THREADS, graphOptimizationLevel: 'all' };
 const session = await ort.InferenceSession.create(graph, {
   ...options,

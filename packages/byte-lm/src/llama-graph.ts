@@ -69,12 +69,6 @@ export interface LlamaGraphOptions {
    * (MatMulNBits accuracy_level 4); 'float32' computes on dequantised weights (level 1).
    */
   readonly quantizedCompute?: 'int8' | 'float32';
-  /**
-   * Buffer cache and fused only: a graph for decoding steps, one new token per row
-   * (sequence_length fixed at 1). With a single query position the head-layout transposes are
-   * plain reshapes, so each layer runs 3 kernels fewer; the arithmetic is the same.
-   */
-  readonly decodeStep?: boolean;
 }
 
 export interface LlamaGraph {
@@ -142,9 +136,6 @@ export function buildLlamaGraph(
   if (format !== 'float32' && !fused) {
     throw new ModelError('invalid-argument', `${format} weights need the fused graph`);
   }
-  if (options.decodeStep && !(fused && cache === 'buffer')) {
-    throw new ModelError('invalid-argument', 'a decode-step graph needs the fused buffer graph');
-  }
   if (cache !== 'none' && options.attentionMask === false) {
     throw new ModelError('invalid-argument', 'a graph with a KV cache needs an attention mask');
   }
@@ -203,14 +194,13 @@ function buildDecoder(
   const group = nh / nkv;
   const pastDim = cache === 'buffer' ? 'past_capacity' : DIM.past;
   const total = cache === 'none' ? DIM.seq : DIM.total;
-  const seqDim: Dim = options.decodeStep ? 1 : DIM.seq;
 
-  const inputIds = g.input('input_ids', 'int64', [DIM.batch, seqDim]);
+  const inputIds = g.input('input_ids', 'int64', [DIM.batch, DIM.seq]);
   const attentionMask =
     withMask && cache !== 'buffer'
       ? g.input('attention_mask', 'int64', [DIM.batch, total])
       : undefined;
-  const positionIds = g.input('position_ids', 'int64', [DIM.batch, seqDim]);
+  const positionIds = g.input('position_ids', 'int64', [DIM.batch, DIM.seq]);
   const past: { key: Value; value: Value }[] = [];
   if (cache !== 'none') {
     for (let i = 0; i < c.numHiddenLayers; i++) {
@@ -233,8 +223,8 @@ function buildDecoder(
       ? g.input(ATTENTION_BIAS, 'float32', [
           DIM.batch,
           1,
-          seqDim,
-          options.decodeStep ? 'past_capacity + 1' : 'past_capacity + sequence_length',
+          DIM.seq,
+          'past_capacity + sequence_length',
         ])
       : g.scope('mask', () => {
           const seqLen = g.shapeOf(inputIds, 1, 2);
@@ -286,7 +276,7 @@ function buildDecoder(
         if (cache === 'buffer') {
           // Keys = the caller's buffer then the new tokens; the buffer is only read.
           const scores = g.concat([ops.scores(qg, past[i].key), ops.scores(qg, k)], -1);
-          const [pPast, pNew] = g.splitDynamic(softmax(scores), -1, splitSizes!, [pastDim, seqDim]);
+          const [pPast, pNew] = g.splitDynamic(softmax(scores), -1, splitSizes!, [pastDim, DIM.seq]);
           ctx = g.add(g.matmul(pPast, past[i].value), g.matmul(pNew, v));
         } else {
           let keys = k;
@@ -299,11 +289,12 @@ function buildDecoder(
           }
           ctx = g.matmul(softmax(ops.scores(qg, keys)), values);
         }
-        // [B, nkv, group*S, D] -> [B, nh, S, D] -> [B, S, nh, D] -> [B, S, nh*D]; with S = 1
-        // the transpose moves nothing.
-        const merged = options.decodeStep
-          ? g.reshape(ctx, [0, 1, nh * D])
-          : g.reshape(g.transpose(g.reshape(ctx, [0, nh, -1, D]), [0, 2, 1, 3]), [0, 0, nh * D]);
+        // [B, nkv, group*S, D] -> [B, nh, S, D] -> [B, S, nh, D] -> [B, S, nh*D]
+        const merged = g.reshape(g.transpose(g.reshape(ctx, [0, nh, -1, D]), [0, 2, 1, 3]), [
+          0,
+          0,
+          nh * D,
+        ]);
         return ops.oProj(merged, i);
       });
       // SwiGLU MLP block (Shazeer 2020).
@@ -570,10 +561,7 @@ function fusedOps(
       // One matmul for q|k|v, one transpose to heads, one RotaryEmbedding for the q|k heads.
       const n = names(i);
       const qkv = projection(h, [n.q, n.k, n.v], `layers.${i}.self_attn.qkv_proj`);
-      // [B, S, heads*D] -> [B, heads, S, D]; with S = 1 that is a reshape.
-      const heads = options.decodeStep
-        ? g.reshape(qkv, [0, nh + 2 * nkv, 1, D])
-        : g.transpose(g.reshape(qkv, [0, 0, nh + 2 * nkv, D]), [0, 2, 1, 3]);
+      const heads = g.transpose(g.reshape(qkv, [0, 0, nh + 2 * nkv, D]), [0, 2, 1, 3]);
       const shape = (count: number): Dim[] | undefined =>
         heads.shape ? [heads.shape[0], count, heads.shape[2], D] : undefined;
       const [qk, vh] = g.op('Split', [heads, g.int64s([nh + nkv, nkv])], { axis: attr.int(1) }, [

@@ -53,12 +53,6 @@ export interface OnnxRuntimeOptions {
    * the same result, so a long prompt at a large batch does not exhaust memory.
    */
   readonly maxAttentionScores?: number;
-  /**
-   * Buffer cache, fused: also open a second graph specialised for one new token per row
-   * (LlamaGraphOptions.decodeStep) and run decoding steps on it (default true). It costs a
-   * second copy of the weights in ORT's memory and a second session start.
-   */
-  readonly decodeGraph?: boolean;
 }
 
 const DEFAULT_MAX_ATTENTION_SCORES = 2 ** 25;
@@ -128,8 +122,6 @@ export class OnnxCausalLM implements CausalLM {
   readonly cacheDesign: 'buffer' | 'optimum';
   private readonly shape: DecoderShape;
   private readonly session: ort.InferenceSession;
-  /** Runs steps of one new token per row, when present (buffer cache only). */
-  private readonly decodeSession: ort.InferenceSession | undefined;
   private readonly inputNames: ReadonlySet<string>;
   private readonly maxScores: number;
   private disposed = false;
@@ -139,7 +131,6 @@ export class OnnxCausalLM implements CausalLM {
     design: 'buffer' | 'optimum',
     shape: DecoderShape,
     maxScores = DEFAULT_MAX_ATTENTION_SCORES,
-    decodeSession?: ort.InferenceSession,
   ) {
     if (!Number.isFinite(maxScores) || maxScores < 1) {
       throw new ModelError(
@@ -149,7 +140,6 @@ export class OnnxCausalLM implements CausalLM {
     }
     this.maxScores = maxScores;
     this.session = session;
-    this.decodeSession = decodeSession;
     this.cacheDesign = design;
     this.shape = shape;
     this.vocabSize = shape.vocabSize;
@@ -161,27 +151,17 @@ export class OnnxCausalLM implements CausalLM {
   static async create(model: LlamaModel, options: OnnxRuntimeOptions = {}): Promise<OnnxCausalLM> {
     const c = model.config;
     const cache = options.cache ?? 'buffer';
-    const fused = options.fused ?? true;
-    const graphOptions = {
+    const bytes = buildLlamaOnnx(c, model.weights, {
       cache,
-      fused,
+      fused: options.fused ?? true,
       weightFormat: options.weightFormat ?? 'float32',
       ...(options.quantizedCompute ? { quantizedCompute: options.quantizedCompute } : {}),
-    };
-    const open = (bytes: Uint8Array): Promise<ort.InferenceSession> =>
-      ort.InferenceSession.create(bytes, sessionOptions(options.intraOpNumThreads));
-    const session = await open(buildLlamaOnnx(c, model.weights, graphOptions));
-    const decodeSession =
-      cache === 'buffer' && fused && (options.decodeGraph ?? true)
-        ? await open(buildLlamaOnnx(c, model.weights, { ...graphOptions, decodeStep: true }))
-        : undefined;
-    return new OnnxCausalLM(
-      session,
-      cache,
-      configShape(c),
-      options.maxAttentionScores,
-      decodeSession,
+    });
+    const session = await ort.InferenceSession.create(
+      bytes,
+      sessionOptions(options.intraOpNumThreads),
     );
+    return new OnnxCausalLM(session, cache, configShape(c), options.maxAttentionScores);
   }
 
   static async fromModelDir(dir: string, options: OnnxRuntimeOptions = {}): Promise<OnnxCausalLM> {
@@ -405,8 +385,7 @@ export class OnnxCausalLM implements CausalLM {
       feeds[pastKeyName(i)] = new ort.Tensor('float32', cacheIn.keys[i], dims);
       feeds[pastValueName(i)] = new ort.Tensor('float32', cacheIn.values[i], dims);
     }
-    const session = S === 1 && this.decodeSession ? this.decodeSession : this.session;
-    const out = await session.run(feeds);
+    const out = await this.session.run(feeds);
     const cache = L + S > C ? this.grow(cacheIn, L + S) : cacheIn;
     const cap = cache.capacity;
     // Write the new tokens' K/V (layer i: keys at rows 2iB.., values at (2i+1)B.. of
@@ -486,7 +465,6 @@ export class OnnxCausalLM implements CausalLM {
     if (this.disposed) return;
     this.disposed = true;
     await this.session.release();
-    await this.decodeSession?.release();
   }
 
   private assertOpen(): void {

@@ -143,23 +143,6 @@ describe('graph builder IR', () => {
     // Only standard ONNX ops in the standard flavour.
     expect(graph.nodes.every((n) => n.domain === '')).toBe(true);
   });
-
-  it('the decode-step graph takes one token per row and drops 3 layout ops per layer', () => {
-    const m = model(GQA);
-    const base = { cache: 'buffer', fused: true } as const;
-    const general = buildLlamaGraph(m.config, m.weights, base).graph;
-    const decode = buildLlamaGraph(m.config, m.weights, { ...base, decodeStep: true }).graph;
-    const ids = decode.inputs.find((v) => v.name === 'input_ids')!;
-    expect(ids.shape).toEqual(['batch_size', 1]);
-    const count = (g: typeof general, op: string): number =>
-      g.nodes.filter((n) => n.opType === op).length;
-    const layers = m.config.numHiddenLayers;
-    expect(count(general, 'Transpose') - count(decode, 'Transpose')).toBe(2 * layers);
-    expect(general.nodes.length - decode.nodes.length).toBe(3 * layers);
-    expect(() =>
-      buildLlamaGraph(m.config, m.weights, { cache: 'buffer', decodeStep: true }),
-    ).toThrow(/decode-step graph needs the fused buffer graph/);
-  });
 });
 
 describe.each([

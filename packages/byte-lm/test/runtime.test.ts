@@ -103,140 +103,134 @@ class Pair {
   }
 }
 
-// The fused buffer design decodes single tokens on its decode-step graph unless told not to:
-// both paths are checked.
 describe.each([
-  ['buffer', true, 'GQA', GQA, true],
-  ['buffer', true, 'MHA tied, general graph for single steps', MHA, false],
-  ['buffer', false, 'MHA tied', MHA, false],
-  ['optimum', true, 'MHA tied', MHA, false],
-  ['optimum', false, 'GQA', GQA, false],
-] as const)(
-  'OnnxCausalLM, %s cache, fused ops %s, %s',
-  (cache, fused, _label, cfg, decodeGraph) => {
-    const m = model(cfg);
-    const ref = new ReferenceCausalLM(m);
-    let lm: OnnxCausalLM;
-    beforeAll(async () => {
-      lm = await OnnxCausalLM.create(m, { cache, fused, decodeGraph, intraOpNumThreads: 1 });
-    });
-    afterAll(async () => lm.dispose());
+  ['buffer', true, 'GQA', GQA],
+  ['buffer', false, 'MHA tied', MHA],
+  ['optimum', true, 'MHA tied', MHA],
+  ['optimum', false, 'GQA', GQA],
+] as const)('OnnxCausalLM, %s cache, fused ops %s, %s', (cache, fused, _label, cfg) => {
+  const m = model(cfg);
+  const ref = new ReferenceCausalLM(m);
+  let lm: OnnxCausalLM;
+  beforeAll(async () => {
+    lm = await OnnxCausalLM.create(m, { cache, fused, intraOpNumThreads: 1 });
+  });
+  afterAll(async () => lm.dispose());
 
-    it('reports its cache design, vocabulary and context', () => {
-      expect(lm.cacheDesign).toBe(cache);
-      expect(lm.vocabSize).toBe(61);
-      expect(lm.maxPositions).toBe(160);
-    });
+  it('reports its cache design, vocabulary and context', () => {
+    expect(lm.cacheDesign).toBe(cache);
+    expect(lm.vocabSize).toBe(61);
+    expect(lm.maxPositions).toBe(160);
+  });
 
-    it('prefill then cached steps match the reference (batch 3)', async () => {
-      const p = new Pair(lm, ref, 3);
-      await p.step(randomIds(3 * 7, 61, 1), 7, { allPositions: true });
-      expect(p.caches[0].length).toBe(7);
-      for (let t = 0; t < 6; t++) await p.step(randomIds(3, 61, 50 + t), 1);
-      // batch 1 continuation with several tokens at once
-      p.select([1]);
-      await p.step(randomIds(4, 61, 99), 4, { allPositions: true });
-      expect(p.worst).toBeLessThan(TOL);
-    });
+  it('prefill then cached steps match the reference (batch 3)', async () => {
+    const p = new Pair(lm, ref, 3);
+    await p.step(randomIds(3 * 7, 61, 1), 7, { allPositions: true });
+    expect(p.caches[0].length).toBe(7);
+    for (let t = 0; t < 6; t++) await p.step(randomIds(3, 61, 50 + t), 1);
+    // batch 1 continuation with several tokens at once
+    p.select([1]);
+    await p.step(randomIds(4, 61, 99), 4, { allPositions: true });
+    expect(p.worst).toBeLessThan(TOL);
+  });
 
-    it('ragged left-padded prompts, then decoding and a ragged chunk', async () => {
-      const lens = [5, 2, 4];
-      const B = 3;
-      const S = 5;
-      const ids = randomIds(B * S, 61, 3);
-      const mask = new Uint8Array(B * S);
-      const pos = new Int32Array(B * S);
-      const valid = new Set<number>();
-      lens.forEach((n, b) => {
-        for (let i = 0; i < n; i++) {
-          mask[b * S + S - n + i] = 1;
-          pos[b * S + S - n + i] = i;
-          valid.add(b * S + S - n + i);
-        }
-      });
-      const p = new Pair(lm, ref, B);
-      await p.step(ids, S, { mask, positions: pos, allPositions: true, keep: (i) => valid.has(i) });
-      let fullMask = mask;
-      let T = S;
-      const nextPos = Int32Array.from(lens);
-      for (let t = 0; t < 3; t++) {
-        const m2 = new Uint8Array(B * (T + 1));
-        for (let b = 0; b < B; b++) {
-          m2.set(fullMask.subarray(b * T, (b + 1) * T), b * (T + 1));
-          m2[b * (T + 1) + T] = 1;
-        }
-        fullMask = m2;
-        T += 1;
-        await p.step(randomIds(B, 61, 70 + t), 1, { mask: fullMask, positions: nextPos });
-        for (let b = 0; b < B; b++) nextPos[b]++;
+  it('ragged left-padded prompts, then decoding and a ragged chunk', async () => {
+    const lens = [5, 2, 4];
+    const B = 3;
+    const S = 5;
+    const ids = randomIds(B * S, 61, 3);
+    const mask = new Uint8Array(B * S);
+    const pos = new Int32Array(B * S);
+    const valid = new Set<number>();
+    lens.forEach((n, b) => {
+      for (let i = 0; i < n; i++) {
+        mask[b * S + S - n + i] = 1;
+        pos[b * S + S - n + i] = i;
+        valid.add(b * S + S - n + i);
       }
-      // A 3-token chunk in which row 1 has only its last token real (left padding again).
-      const chunkMask = new Uint8Array(B * (T + 3));
-      const chunkPos = new Int32Array(B * 3);
-      const chunkValid = new Set<number>();
+    });
+    const p = new Pair(lm, ref, B);
+    await p.step(ids, S, { mask, positions: pos, allPositions: true, keep: (i) => valid.has(i) });
+    let fullMask = mask;
+    let T = S;
+    const nextPos = Int32Array.from(lens);
+    for (let t = 0; t < 3; t++) {
+      const m2 = new Uint8Array(B * (T + 1));
       for (let b = 0; b < B; b++) {
-        chunkMask.set(fullMask.subarray(b * T, (b + 1) * T), b * (T + 3));
-        let k = 0;
-        for (let s = 0; s < 3; s++) {
-          const real = b !== 1 || s === 2;
-          chunkMask[b * (T + 3) + T + s] = real ? 1 : 0;
-          chunkPos[b * 3 + s] = nextPos[b] + k;
-          if (real) {
-            k++;
-            chunkValid.add(b * 3 + s);
-          }
+        m2.set(fullMask.subarray(b * T, (b + 1) * T), b * (T + 1));
+        m2[b * (T + 1) + T] = 1;
+      }
+      fullMask = m2;
+      T += 1;
+      await p.step(randomIds(B, 61, 70 + t), 1, { mask: fullMask, positions: nextPos });
+      for (let b = 0; b < B; b++) nextPos[b]++;
+    }
+    // A 3-token chunk in which row 1 has only its last token real (left padding again).
+    const chunkMask = new Uint8Array(B * (T + 3));
+    const chunkPos = new Int32Array(B * 3);
+    const chunkValid = new Set<number>();
+    for (let b = 0; b < B; b++) {
+      chunkMask.set(fullMask.subarray(b * T, (b + 1) * T), b * (T + 3));
+      let k = 0;
+      for (let s = 0; s < 3; s++) {
+        const real = b !== 1 || s === 2;
+        chunkMask[b * (T + 3) + T + s] = real ? 1 : 0;
+        chunkPos[b * 3 + s] = nextPos[b] + k;
+        if (real) {
+          k++;
+          chunkValid.add(b * 3 + s);
         }
       }
-      await p.step(randomIds(B * 3, 61, 90), 3, {
-        mask: chunkMask,
-        positions: chunkPos,
-        allPositions: true,
-        keep: (i) => chunkValid.has(i),
-      });
-      expect(p.worst).toBeLessThan(TOL);
+    }
+    await p.step(randomIds(B * 3, 61, 90), 3, {
+      mask: chunkMask,
+      positions: chunkPos,
+      allPositions: true,
+      keep: (i) => chunkValid.has(i),
     });
+    expect(p.worst).toBeLessThan(TOL);
+  });
 
-    it('selectRows keeps the chosen rows in order', async () => {
-      const p = new Pair(lm, ref, 4);
-      await p.step(randomIds(4 * 3, 61, 5), 3);
-      p.select([3, 0]);
-      expect(p.caches[0].batch).toBe(2);
-      expect(p.caches[0].length).toBe(3);
-      for (let t = 0; t < 3; t++) await p.step(randomIds(2, 61, 30 + t), 1);
-      expect(p.worst).toBeLessThan(TOL);
-    });
+  it('selectRows keeps the chosen rows in order', async () => {
+    const p = new Pair(lm, ref, 4);
+    await p.step(randomIds(4 * 3, 61, 5), 3);
+    p.select([3, 0]);
+    expect(p.caches[0].batch).toBe(2);
+    expect(p.caches[0].length).toBe(3);
+    for (let t = 0; t < 3; t++) await p.step(randomIds(2, 61, 30 + t), 1);
+    expect(p.worst).toBeLessThan(TOL);
+  });
 
-    it('runs past the initial cache capacity', async () => {
-      const p = new Pair(lm, ref, 2);
-      await p.step(randomIds(2 * 62, 61, 8), 62);
-      for (let t = 0; t < 5; t++) await p.step(randomIds(2, 61, 40 + t), 1);
-      expect(p.caches[0].length).toBe(67);
-      expect(p.worst).toBeLessThan(TOL);
-    });
+  it('runs past the initial cache capacity', async () => {
+    const p = new Pair(lm, ref, 2);
+    await p.step(randomIds(2 * 62, 61, 8), 62);
+    for (let t = 0; t < 5; t++) await p.step(randomIds(2, 61, 40 + t), 1);
+    expect(p.caches[0].length).toBe(67);
+    expect(p.worst).toBeLessThan(TOL);
+  });
 
-    it('refuses bad requests with ModelError', async () => {
-      const cache = lm.newCache(1);
-      await expect(
-        lm.forward(cache, { inputIds: Int32Array.from([61]), seqLen: 1 }),
-      ).rejects.toThrow(/outside the vocabulary/);
-      await expect(
-        lm.forward(cache, { inputIds: Int32Array.from([1, 2]), seqLen: 1 }),
-      ).rejects.toThrow(ModelError);
-      await expect(
-        lm.forward(cache, {
-          inputIds: Int32Array.from([1]),
-          seqLen: 1,
-          positionIds: Int32Array.from([160]),
-        }),
-      ).rejects.toThrow(/max_position_embeddings/);
-      await expect(
-        lm.forward(ref.newCache(1), { inputIds: Int32Array.from([1]), seqLen: 1 }),
-      ).rejects.toThrow(/not made by this model/);
-      expect(() => lm.newCache(0)).toThrow(ModelError);
-      expect(() => lm.selectRows(cache, [1])).toThrow(/row 1/);
-    });
-  },
-);
+  it('refuses bad requests with ModelError', async () => {
+    const cache = lm.newCache(1);
+    await expect(lm.forward(cache, { inputIds: Int32Array.from([61]), seqLen: 1 })).rejects.toThrow(
+      /outside the vocabulary/,
+    );
+    await expect(
+      lm.forward(cache, { inputIds: Int32Array.from([1, 2]), seqLen: 1 }),
+    ).rejects.toThrow(ModelError);
+    await expect(
+      lm.forward(cache, {
+        inputIds: Int32Array.from([1]),
+        seqLen: 1,
+        positionIds: Int32Array.from([160]),
+      }),
+    ).rejects.toThrow(/max_position_embeddings/);
+    await expect(
+      lm.forward(ref.newCache(1), { inputIds: Int32Array.from([1]), seqLen: 1 }),
+    ).rejects.toThrow(/not made by this model/);
+    expect(() => lm.newCache(0)).toThrow(ModelError);
+    expect(() => lm.selectRows(cache, [1])).toThrow(/row 1/);
+  });
+});
 
 describe('long inputs in chunks', () => {
   it.each(['buffer', 'optimum'] as const)(
