@@ -276,7 +276,10 @@ function buildDecoder(
         if (cache === 'buffer') {
           // Keys = the caller's buffer then the new tokens; the buffer is only read.
           const scores = g.concat([ops.scores(qg, past[i].key), ops.scores(qg, k)], -1);
-          const [pPast, pNew] = g.splitDynamic(softmax(scores), -1, splitSizes!, [pastDim, DIM.seq]);
+          const [pPast, pNew] = g.splitDynamic(softmax(scores), -1, splitSizes!, [
+            pastDim,
+            DIM.seq,
+          ]);
           ctx = g.add(g.matmul(pPast, past[i].value), g.matmul(pNew, v));
         } else {
           let keys = k;
@@ -301,7 +304,8 @@ function buildDecoder(
       [h, x] = ops.addNorm(x, delta, n.postAttentionNorm);
       delta = g.scope('mlp', () => {
         const [gate, up] = ops.gateUp(h, i);
-        return ops.down(g.mul(ops.silu(gate), up), i);
+        const silu = g.mul(gate, g.sigmoid(gate));
+        return ops.down(g.mul(silu, up), i);
       });
     });
   }
@@ -325,8 +329,6 @@ interface BlockOps {
   scores(q: Value, keys: Value): Value;
   oProj(x: Value, layer: number): Value;
   gateUp(h: Value, layer: number): [Value, Value];
-  /** x * sigmoid(x) (SiLU, also called swish). */
-  silu(x: Value): Value;
   down(x: Value, layer: number): Value;
 }
 
@@ -397,7 +399,6 @@ function standardOps(
     scores: (q, keys) => g.matmul(q, g.transpose(keys, [0, 1, 3, 2])),
     oProj: (x, i) => linear(g, x, param(names(i).o)),
     gateUp: (h, i) => [linear(g, h, param(names(i).gate)), linear(g, h, param(names(i).up))],
-    silu: (x) => g.mul(x, g.sigmoid(x)),
     down: (x, i) => linear(g, x, param(names(i).down)),
   };
 }
@@ -584,15 +585,6 @@ function fusedOps(
       const [gate, up] = g.split(gu, -1, [c.intermediateSize, c.intermediateSize]);
       return [gate, up];
     },
-    // QuickGelu is x * sigmoid(alpha x): SiLU at alpha 1, in one kernel instead of two.
-    silu: (x) =>
-      g.op(
-        'QuickGelu',
-        [x],
-        { alpha: attr.float(1) },
-        [{ dtype: 'float32', shape: x.shape }],
-        MS_DOMAIN,
-      )[0],
     down: (x, i) => projection(x, [names(i).down], `layers.${i}.mlp.down_proj`),
   };
 }
