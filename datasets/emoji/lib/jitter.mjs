@@ -13,7 +13,7 @@ export const MAX_SHIFT = 6;
  * left arrow is a right arrow), clock faces, and anything carrying text, letters or digits.
  */
 const UNMIRRORABLE =
-  /\b(arrow|arrows|left|right|clockwise|anticlockwise|counterclockwise|clock|o-clock|keycap|flag|letter|letters|latin|input|ideograph|japanese|button|sign|symbol|mark|zodiac|hundred|numbers|repeat|shuffle|play|reverse|rewind|fast|next|last|record|eject|pause|stop|hand|index|backhand|point|pointing|writing|newspaper|page|scroll|memo|ticket|tickets|calendar|label|id|atm|abc|abcd|sos|vs|ok|cool|free|new|ng|up|top|soon|back|end|on|wc|tm|copyright|registered|information|postbox|mailbox|envelope|clipboard|ledger|notebook|book|books|bookmark|receipt|bill|banknote|money|yen|dollar|euro|pound|chart|abacus|dvd|cd|keyboard|calculator|door)\b/;
+  /\b(arrow|arrows|left|right|clockwise|anticlockwise|counterclockwise|clock|keycap|flag|letter|letters|latin|input|ideograph|japanese|button|sign|symbol|mark|zodiac|hundred|numbers|repeat|shuffle|play|reverse|rewind|fast|next|last|record|eject|pause|stop|hand|index|backhand|point|pointing|writing|newspaper|page|scroll|memo|ticket|tickets|calendar|label|id|atm|abc|abcd|sos|vs|ok|cool|free|new|ng|up|top|soon|back|end|on|wc|tm|copyright|registered|information|postbox|mailbox|envelope|clipboard|ledger|notebook|book|books|bookmark|receipt|bill|banknote|money|yen|dollar|euro|pound|chart|abacus|dvd|cd|keyboard|calculator|door)\b/;
 
 /** @param {string} label a class label (lowercase words joined by '-') */
 export function mirrorable(label) {
