@@ -236,7 +236,7 @@ describe('training a tiny model', () => {
     const wide = config({ ...slow, model: { ...TINY.model, hidden_size: 48 } });
     await expect(
       run(data, track(tempDir('jpeglm-train-init-c-')), wide, { init: trained }),
-    ).rejects.toThrow(/hiddenSize is 32, the training config's is 48/);
+    ).rejects.toThrow(/hidden_size is 32, the training config's is 48/);
     const otherClasses = track(makeDataDir());
     const renamed = new JpegTokenizer({
       profile: getProfile('jpeglm-32-q75'),

@@ -228,7 +228,7 @@ describe('jpeglm train', () => {
     ]);
     expect(wide.code).toBe(2);
     expect(wide.stderr).toMatch(
-      /^jpeglm: .*model: hiddenSize is 32, the training config's is 64$/m,
+      /^jpeglm: .*model: hidden_size is 32, the training config's is 64$/m,
     );
     expect(wide.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     const both = jpeglm(['train', '--data', data, '--out', out, '--init', out, '--resume']);

@@ -14,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatasetTokenizer } from '../dataset/prep.js';
-import { parameterCount, type LlamaConfig } from '../config.js';
+import { llamaConfigToJson, parameterCount, type LlamaConfig } from '../config.js';
 import { ModelError } from '../model-error.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { loadModelDir, saveModelDir, WEIGHTS_FILE } from '../model-dir.js';
@@ -236,12 +236,15 @@ async function initialWeights(
   dataTokenizerJson: unknown,
 ): Promise<LlamaWeights> {
   const model = await loadModelDir(dir);
-  const mismatch = SHAPE_FIELDS.find((k) => model.config[k] !== modelConfig[k]);
+  // Named as in config.json (snake_case), as the resume check names them.
+  const theirs = llamaConfigToJson(model.config);
+  const ours = llamaConfigToJson(modelConfig);
+  const mismatch = SHAPE_FIELDS.find((k) => theirs[k] !== ours[k]);
   if (mismatch !== undefined) {
     throw new ModelError(
       'invalid-argument',
-      `${dir}: ${mismatch} is ${String(model.config[mismatch])}, the training config's ` +
-        `is ${String(modelConfig[mismatch])}`,
+      `${dir}: ${mismatch} is ${String(theirs[mismatch])}, the training config's ` +
+        `is ${String(ours[mismatch])}`,
     );
   }
   if (vocabularyOf(model.tokenizerJson) !== vocabularyOf(dataTokenizerJson)) {
@@ -255,15 +258,15 @@ async function initialWeights(
 
 /** The config fields that fix the weights' shapes and meaning. */
 const SHAPE_FIELDS = [
-  'vocabSize',
-  'hiddenSize',
-  'intermediateSize',
-  'numHiddenLayers',
-  'numAttentionHeads',
-  'numKeyValueHeads',
-  'headDim',
-  'tieWordEmbeddings',
-] as const satisfies readonly (keyof LlamaConfig)[];
+  'vocab_size',
+  'hidden_size',
+  'intermediate_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'head_dim',
+  'tie_word_embeddings',
+] as const;
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, outDir } = options;
