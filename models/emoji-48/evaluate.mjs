@@ -13,7 +13,7 @@
  *   class-consistency.json  a 1-nearest-neighbour classifier on the real images labels
  *                           generated images: accuracy per class, CFG scales 1 and 3, chance;
  *                           and train bits/byte measured as eval measures val
- *   samples.png, .json      sample grid: one row per class, one column per seed
+ *   samples.png, .json      sample grid: one row per class, a real image then one column per seed
  *   evaluation.md           the figures of the reports as tables
  *
  * Sampling settings are the model's generation_config.json (the CLI's defaults) unless
@@ -147,6 +147,30 @@ async function sample(labels, cfg, s) {
   return { images: r.images.map((img) => decodeJpeg(img.jpeg)), secs };
 }
 
+/**
+ * The real images of the prepared dataset, decoded once (the classifier's training set and the
+ * grid's reference column): the splits' samples, and every image's class and decoded pixels.
+ */
+let realCache;
+async function realImages() {
+  if (realCache) return realCache;
+  log('decoding the real images from the prepared shards');
+  const dataset = await openPreparedDataset(args.data);
+  if (JSON.stringify(dataset.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON())) {
+    throw new Error(`${args.data}: not the dataset this model was trained on (tokenizers differ)`);
+  }
+  const real = [];
+  const splits = {};
+  for (const split of ['train', 'val']) {
+    splits[split] = await readSplit(dataset, split);
+    for (const s of splits[split]) {
+      real.push({ classId: s.classId, split, image: decodeJpeg(tokenizer.detokenize(s.tokens)) });
+    }
+  }
+  realCache = { real, splits };
+  return realCache;
+}
+
 // (b) Class consistency.
 if (parts.has('consistency')) {
   // Pixel features: the 48x48 image averaged over 3x3 blocks to 16x16x3, values in [0, 1].
@@ -168,19 +192,9 @@ if (parts.has('consistency')) {
     return s;
   };
 
-  log('decoding the real images from the prepared shards');
-  const dataset = await openPreparedDataset(args.data);
-  if (JSON.stringify(dataset.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON())) {
-    throw new Error(`${args.data}: not the dataset this model was trained on (tokenizers differ)`);
-  }
-  const real = [];
-  const splits = {};
-  for (const split of ['train', 'val']) {
-    splits[split] = await readSplit(dataset, split);
-    for (const s of splits[split]) {
-      real.push({ classId: s.classId, f: feature(decodeJpeg(tokenizer.detokenize(s.tokens))) });
-    }
-  }
+  const decoded = await realImages();
+  const splits = decoded.splits;
+  const real = decoded.real.map((r) => ({ classId: r.classId, f: feature(r.image) }));
   // Train bits/byte, measured as eval measures val: on as many train images as val holds,
   // spread over the split (every k-th).
   const stride = Math.max(1, Math.floor(splits.train.length / Math.max(1, splits.val.length)));
@@ -301,11 +315,20 @@ if (parts.has('consistency')) {
   );
 }
 
-// (c) Sample grid: row = class, column = seed; each column is one batch of all the rows'
-// classes at the model's default settings (its generation_config.json, CFG included).
+// (c) Sample grid: row = class; the first column is a real image of the class for reference (its
+// first held-out image, else its first training image), then one column per seed, each one batch
+// of all the rows' classes at the model's default settings (generation_config.json, CFG included).
 if (parts.has('grid')) {
   const gridClasses = args['grid-classes'].split(',');
   for (const c of gridClasses) if (!tokenizer.classes.includes(c)) throw new Error(`no class ${c}`);
+  const { real } = await realImages();
+  const reference = gridClasses.map((c) => {
+    const id = tokenizer.classes.indexOf(c);
+    const of = real.filter((r) => r.classId === id);
+    const pick = of.find((r) => r.split === 'val') ?? of[0];
+    if (!pick) throw new Error(`${args.data}: no real image of class ${c}`);
+    return pick;
+  });
   const seeds = Array.from({ length: Number(args['grid-seeds']) }, (_, i) => i + 1);
   const columns = [];
   for (const s of seeds) columns.push((await sample(gridClasses, defaults.cfg, s)).images);
@@ -319,14 +342,17 @@ if (parts.has('grid')) {
             img.data[(Math.floor(y / k) * img.width + Math.floor(x / k)) * 3 + c];
     return { width: w, height: img.height * k, data };
   };
-  const rows = gridClasses.map((_, r) => columns.map((col) => up(col[r])));
+  const rows = gridClasses.map((_, r) => [
+    up(reference[r].image),
+    ...columns.map((col) => up(col[r])),
+  ]);
   await fs.writeFile(path.join(outDir, 'samples.png'), encodePng(tileGrid(rows, 4)));
   await fs.writeFile(
     path.join(outDir, 'samples.json'),
     JSON.stringify(
       {
         rows: gridClasses,
-        columns: seeds.map((s) => ({ seed: s })),
+        columns: [{ real: reference.map((r) => r.split) }, ...seeds.map((s) => ({ seed: s }))],
         sampling: { ...sampling, cfg: defaults.cfg ?? null },
         scale: 2,
       },
@@ -334,7 +360,7 @@ if (parts.has('grid')) {
       2,
     ) + '\n',
   );
-  log(`samples.png: ${gridClasses.length} classes x ${seeds.length} seeds`);
+  log(`samples.png: ${gridClasses.length} classes x (a real image + ${seeds.length} seeds)`);
 }
 await model?.dispose();
 
