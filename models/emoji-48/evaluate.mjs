@@ -17,8 +17,8 @@
  *   evaluation.md           the figures of the reports as tables
  *
  * Sampling settings are the model's generation_config.json (the CLI's defaults) unless
- * --temperature/--top-k/--top-p are given. For sweeps, write elsewhere: --out DIR, and pick
- * --parts (eval,consistency,grid), --cfgs, --per-class, --skip-train-bpb.
+ * --temperature/--top-k/--top-p/--best-of are given. For sweeps, write elsewhere: --out DIR,
+ * and pick --parts (eval,consistency,grid), --cfgs, --per-class, --skip-train-bpb.
  */
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -33,7 +33,7 @@ const dist = (pkg, file) => path.join(root, 'packages', pkg, 'dist', file);
 const {
   OnnxCausalLM,
   checkVocabulary,
-  generateImages,
+  generateBestImages,
   heldOutBitsPerByte,
   loadModelDir,
   openPreparedDataset,
@@ -60,6 +60,7 @@ const { values: args } = parseArgs({
     temperature: { type: 'string' },
     'top-k': { type: 'string' },
     'top-p': { type: 'string' },
+    'best-of': { type: 'string' },
     seed: { type: 'string', default: '1' },
     cfgs: { type: 'string', default: '1,3' },
     'skip-train-bpb': { type: 'boolean', default: false },
@@ -83,6 +84,8 @@ const sampling = {
   topP: Number(args['top-p'] ?? defaults.topP ?? 1),
   minP: defaults.minP ?? 0,
 };
+// Candidates per image, the most likely kept (generateBestImages); 1 = plain sampling.
+const bestOf = Number(args['best-of'] ?? defaults.bestOf ?? 1);
 const seed = Number(args.seed);
 await fs.mkdir(outDir, { recursive: true });
 
@@ -135,12 +138,13 @@ if (parts.has('consistency') || parts.has('grid')) {
 /** Generate one image per class label; cfg undefined: plain conditional sampling. */
 async function sample(labels, cfg, s) {
   const t0 = performance.now();
-  const r = await generateImages(model, {
+  const r = await generateBestImages(model, {
     tokenizer,
     prompts: labels.map((classLabel) => ({ classLabel })),
     sampling: { ...sampling, seed: s },
     cfgScale: cfg,
     constrain: true,
+    bestOf,
   });
   const secs = (performance.now() - t0) / 1000;
   log(`${labels.length} images, cfg ${cfg ?? 1}, seed ${s}: ${secs.toFixed(1)} s`);
@@ -305,7 +309,7 @@ if (parts.has('consistency')) {
       selection: `every ${stride}th image of the train split`,
     },
     samplesPerClass: perClass,
-    sampling: { ...sampling, seed, constrain: true },
+    sampling: { ...sampling, seed, bestOf, constrain: true },
     note: 'CFG scale 1 is plain class-conditional sampling (uncond + 1 * (cond - uncond) = cond), run without null-class rows',
     runs,
   };
@@ -353,7 +357,7 @@ if (parts.has('grid')) {
       {
         rows: gridClasses,
         columns: [{ real: reference.map((r) => r.split) }, ...seeds.map((s) => ({ seed: s }))],
-        sampling: { ...sampling, cfg: defaults.cfg ?? null },
+        sampling: { ...sampling, cfg: defaults.cfg ?? null, bestOf },
         scale: 2,
       },
       null,
@@ -398,7 +402,8 @@ if (consistency) {
     '## Class consistency (class-consistency.json)',
     '',
     `${c.classifier}, fit on all ${c.realImages} real images. ${c.samplesPerClass} generated images per class ` +
-      `(seed ${c.sampling.seed}, temperature ${c.sampling.temperature}, top-k ${c.sampling.topK}, top-p ${c.sampling.topP}, grammar on).`,
+      `(seed ${c.sampling.seed}, temperature ${c.sampling.temperature}, top-k ${c.sampling.topK}, top-p ${c.sampling.topP}, ` +
+      `${c.sampling.bestOf > 1 ? `best of ${c.sampling.bestOf} by the model's likelihood` : 'no reranking'}, grammar on).`,
     '',
     `- Among the evaluated classes: ${c.candidateSets.evaluated.description}; chance ${pct(c.candidateSets.evaluated.chance)}; ` +
       `the classifier labels held-out real images of these classes (leave-one-out) ${pct(c.candidateSets.evaluated.realLeaveOneOutAccuracy)} right.`,

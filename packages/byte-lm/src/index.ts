@@ -58,6 +58,7 @@ export {
   tokenizerMerges,
   checkVocabulary,
 } from './image-generation.js';
+export { type RankedImage, type BestOfResult, MAX_BEST_OF, generateBestImages } from './best-of.js';
 export { ModelError, isModelError } from './model-error.js';
 export {
   type LlamaConfig,

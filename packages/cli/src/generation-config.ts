@@ -1,12 +1,12 @@
 /**
  * A model's own sampling defaults, read from its `generation_config.json` (Hugging Face's file
- * and key names: temperature, top_k, top_p, min_p, guidance_scale). They apply where the user
- * gave no option; a directory without the file has no defaults. Other keys (bos_token_id, ...)
- * are left to their readers.
+ * and key names: temperature, top_k, top_p, min_p, guidance_scale; and best_of, ours: candidates
+ * per image, see --best-of). They apply where the user gave no option; a directory without the
+ * file has no defaults. Other keys (bos_token_id, ...) are left to their readers.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { GENERATION_CONFIG_FILE } from '@jpeglm/byte-lm';
+import { GENERATION_CONFIG_FILE, MAX_BEST_OF } from '@jpeglm/byte-lm';
 import { UserError } from './errors.js';
 
 export interface GenerationDefaults {
@@ -16,6 +16,8 @@ export interface GenerationDefaults {
   readonly minP?: number;
   /** Classifier-free guidance scale, used only when a class is given. */
   readonly cfg?: number;
+  /** Candidates drawn per image, the most likely kept. */
+  readonly bestOf?: number;
 }
 
 /** HF key, our field, and the values the matching CLI option accepts. */
@@ -25,6 +27,12 @@ const KEYS: readonly [string, keyof GenerationDefaults, (v: number) => boolean, 
   ['top_p', 'topP', (v) => v > 0 && v <= 1, 'in (0, 1]'],
   ['min_p', 'minP', (v) => v >= 0 && v <= 1, 'in [0, 1]'],
   ['guidance_scale', 'cfg', (v) => v >= 0 && v <= 100, 'a number from 0 to 100'],
+  [
+    'best_of',
+    'bestOf',
+    (v) => Number.isInteger(v) && v >= 1 && v <= MAX_BEST_OF,
+    `an integer from 1 to ${MAX_BEST_OF}`,
+  ],
 ];
 
 const MAX_BYTES = 64 * 1024;

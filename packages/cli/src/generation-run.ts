@@ -5,7 +5,14 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { generateImages, type ImagePrompt, type ImageGenerationResult } from '@jpeglm/byte-lm';
+import {
+  generateBestImages,
+  generateImages,
+  type GeneratedImage,
+  type GenerationStats,
+  type ImagePrompt,
+  type RankedImage,
+} from '@jpeglm/byte-lm';
 import { isCodecError, mcuCount } from '@jpeglm/codec-tokenizer';
 import { ExitCode } from './exit-codes.js';
 import { UserError, usageError } from './errors.js';
@@ -96,17 +103,19 @@ export async function runImages(input: RunImagesInput): Promise<void> {
     throw usageError('--cfg mixes class and null-class logits: it needs --class');
   }
 
-  // Progress in MCUs when the grammar tracks them (a good ETA), else in tokens.
+  // Progress in MCUs when the grammar tracks them (a good ETA), else in tokens; every candidate
+  // of --best-of is a row of its own.
   const n = prompts.length;
+  const rows = n * settings.bestOf;
   const promptMcus = input.promptMcus ?? 0;
   const maxTokens = settings.maxTokens ?? model.maxPositions - (input.promptTokens ?? 2);
   const byMcu = settings.constrain;
   const progress = new Progress({
-    total: byMcu ? n * (mcuCount(tokenizer.profile) - promptMcus) : n * maxTokens,
+    total: byMcu ? rows * (mcuCount(tokenizer.profile) - promptMcus) : rows * maxTokens,
     unit: byMcu ? 'MCUs' : 'tokens',
     label: input.label,
   });
-  const mcuDone = new Array<number>(n).fill(promptMcus);
+  const mcuDone = new Array<number>(rows).fill(promptMcus);
   let tokens = 0;
   const started = performance.now();
   const tokenRate = (): string => {
@@ -114,33 +123,38 @@ export async function runImages(input: RunImagesInput): Promise<void> {
     return `(${tokens} tokens, ${(tokens / secs).toFixed(0)} tokens/s)`;
   };
 
-  let result: ImageGenerationResult;
+  const options = {
+    tokenizer,
+    prompts,
+    sampling: settings.sampling,
+    cfgScale: settings.cfg,
+    constrain: settings.constrain,
+    maxNewTokens: maxTokens,
+    onToken: (row: number, _token: number, mcus: number | undefined) => {
+      tokens++;
+      if (mcus !== undefined) {
+        const delta = mcus - mcuDone[row];
+        mcuDone[row] = mcus;
+        progress.tick(delta, tokenRate());
+      } else {
+        progress.tick(1, tokenRate());
+      }
+    },
+  };
+  let result: { images: (GeneratedImage | RankedImage)[]; stats: GenerationStats };
   try {
-    result = await generateImages(model, {
-      tokenizer,
-      prompts,
-      sampling: settings.sampling,
-      cfgScale: settings.cfg,
-      constrain: settings.constrain,
-      maxNewTokens: maxTokens,
-      onToken: (image, _token, mcus) => {
-        tokens++;
-        if (mcus !== undefined) {
-          const delta = mcus - mcuDone[image];
-          mcuDone[image] = mcus;
-          progress.tick(delta, tokenRate());
-        } else {
-          progress.tick(1, tokenRate());
-        }
-      },
-    });
+    result =
+      settings.bestOf > 1
+        ? await generateBestImages(model, { ...options, bestOf: settings.bestOf })
+        : await generateImages(model, options);
   } catch (e) {
     throw asUserError(e);
   }
   const { images, stats } = result;
   progress.finish(
     `(${stats.generatedTokens} tokens, ${stats.tokensPerSecond.toFixed(0)} tokens/s, ` +
-      `${n} image${n === 1 ? '' : 's'})`,
+      `${n} image${n === 1 ? '' : 's'}` +
+      `${settings.bestOf > 1 ? `, best of ${settings.bestOf} each` : ''})`,
   );
   if (settings.seedWasRandom) {
     process.stderr.write(
@@ -161,7 +175,12 @@ export async function runImages(input: RunImagesInput): Promise<void> {
       model: opened.dir,
       profile: tokenizer.profile.name,
       seed: settings.sampling.seed,
-      sampling: { ...settings.sampling, cfg: settings.cfg ?? null, constrain: settings.constrain },
+      sampling: {
+        ...settings.sampling,
+        cfg: settings.cfg ?? null,
+        bestOf: settings.bestOf,
+        constrain: settings.constrain,
+      },
       images: images.map((img, i) => ({
         file: plan.paths[i],
         bytes: img.jpeg.length,
@@ -170,6 +189,9 @@ export async function runImages(input: RunImagesInput): Promise<void> {
         mcus: img.mcus ?? null,
         repaired: img.repaired,
         warning: img.warning ?? null,
+        ...('bitsPerByte' in img
+          ? { bitsPerByte: img.bitsPerByte, candidateBitsPerByte: img.candidateBitsPerByte }
+          : {}),
       })),
       stats,
     };

@@ -4,7 +4,7 @@
  * exit code, never a stack trace or a silent default.
  */
 import type { Command } from 'commander';
-import type { SamplingOptions } from '@jpeglm/byte-lm';
+import { MAX_BEST_OF, type SamplingOptions } from '@jpeglm/byte-lm';
 import { usageError } from './errors.js';
 import type { GenerationDefaults } from './generation-config.js';
 
@@ -15,6 +15,7 @@ export interface RawSamplingOptions {
   topP?: string;
   minP?: string;
   cfg?: string;
+  bestOf?: string;
   constrain?: boolean;
   maxTokens?: string;
 }
@@ -25,6 +26,8 @@ export interface GenerationSettings {
   readonly seedWasRandom: boolean;
   /** Classifier-free guidance scale, or undefined for none. */
   readonly cfg: number | undefined;
+  /** Candidates drawn per image; the one the model finds most likely is kept. */
+  readonly bestOf: number;
   readonly constrain: boolean;
   readonly maxTokens: number | undefined;
 }
@@ -32,7 +35,10 @@ export interface GenerationSettings {
 /** Help-text wording: an option left out takes the model's generation_config.json value. */
 const MODEL_DEFAULT = "(default: the model's generation_config.json, else";
 
-/** Add --seed, --temperature, --top-k, --top-p, --min-p, --cfg, --no-constrain, --max-tokens. */
+/**
+ * Add --seed, --temperature, --top-k, --top-p, --min-p, --cfg, --best-of, --no-constrain,
+ * --max-tokens.
+ */
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -53,6 +59,11 @@ export function addSamplingOptions(cmd: Command): Command {
       '--cfg <scale>',
       'classifier-free guidance scale S: logits = uncond + S * (cond - uncond), with --class ' +
         `${MODEL_DEFAULT} none)`,
+    )
+    .option(
+      '--best-of <n>',
+      `draw n candidates per image and keep the one the model finds most likely (lowest bits per ` +
+        `byte), 1..${MAX_BEST_OF}; n times the work ${MODEL_DEFAULT} 1)`,
     )
     .option('--no-constrain', 'do not mask bytes with the JPEG grammar (raw model behaviour)')
     .option(
@@ -128,6 +139,10 @@ export function generationSettings(
     o.cfg === undefined
       ? defaults.cfg
       : parseFloatOption('--cfg', o.cfg, (v) => v >= 0 && v <= 100, 'a number from 0 to 100');
+  const bestOf =
+    o.bestOf === undefined
+      ? (defaults.bestOf ?? 1)
+      : parseIntegerOption('--best-of', o.bestOf, 1, MAX_BEST_OF);
   const maxTokens =
     o.maxTokens === undefined
       ? undefined
@@ -136,6 +151,7 @@ export function generationSettings(
     sampling: { seed, temperature, topK, topP, minP },
     seedWasRandom,
     cfg,
+    bestOf,
     constrain: o.constrain !== false,
     maxTokens,
   };

@@ -163,6 +163,39 @@ describe('jpeglm generate', () => {
     expect(files.size).toBe(3);
   });
 
+  it('keeps the most likely of --best-of candidates per image, reporting their scores', () => {
+    const run = (bestOf: string, name: string) =>
+      jpeglm([
+        'generate',
+        '--model',
+        modelDir,
+        '--class',
+        'golden_retriever',
+        '--n',
+        '2',
+        '--seed',
+        '4',
+        '--best-of',
+        bestOf,
+        '--out',
+        path.join(tmp, `${name}-{i}.jpg`),
+        '--json',
+      ]);
+    const r = run('3', 'best');
+    expect(r.code).toBe(0);
+    expect(r.stderr.toString()).toMatch(/2 images, best of 3 each/);
+    const summary = JSON.parse(r.stdout.toString());
+    expect(summary.sampling.bestOf).toBe(3);
+    for (const img of summary.images) {
+      expect(img.candidateBitsPerByte).toHaveLength(3);
+      expect(img.bitsPerByte).toBe(Math.min(...img.candidateBitsPerByte));
+      expectDecodesCleanly(img.file);
+    }
+    // Without --best-of: no ranking, no scores.
+    const plain = JSON.parse(run('1', 'plain').stdout.toString());
+    expect(plain.images[0].bitsPerByte).toBeUndefined();
+  });
+
   it('repairs a stream stopped by --max-tokens and says so on stderr', () => {
     const out = path.join(tmp, 'short.jpg');
     const r = jpeglm([
@@ -260,6 +293,8 @@ describe('jpeglm generate', () => {
       [['--max-tokens', '0'], /--max-tokens must be an integer from 1/],
       [['--max-tokens', '5000'], /exceeds the model's 2048 positions/],
       [['--cfg', '2'], /--cfg .* needs --class/],
+      [['--best-of', '0'], /--best-of must be an integer from 1 to 64, got 0/],
+      [['--best-of', '65'], /--best-of must be an integer from 1 to 64/],
       [['--weights', 'fp8'], /--weights must be float32, int8 or int4, got "fp8"/],
       [['--n', '2', '--out', path.join(tmp, 'one.jpg')], /put \{i\} in it/],
       [['--out', path.join(tmp, 'no-such-dir', 'x.jpg')], /no-such-dir does not exist/],
@@ -433,7 +468,7 @@ describe('class suggestions and option parsing (in process)', () => {
   it('parses sampling options strictly', () => {
     const s = generationSettings({ seed: '7', temperature: '0.5', topK: '40', topP: '.9' });
     expect(s.sampling).toEqual({ seed: 7, temperature: 0.5, topK: 40, topP: 0.9, minP: 0 });
-    expect(s).toMatchObject({ seedWasRandom: false, constrain: true, cfg: undefined });
+    expect(s).toMatchObject({ seedWasRandom: false, constrain: true, cfg: undefined, bestOf: 1 });
     const r = generationSettings({ constrain: false });
     expect(r.seedWasRandom).toBe(true);
     expect(Number.isInteger(r.sampling.seed) && r.sampling.seed <= 0xffffffff).toBe(true);
