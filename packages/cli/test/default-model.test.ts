@@ -71,6 +71,7 @@ describe('the embedded default model', () => {
       ['--top-p', String(d.topP ?? 1)],
       ['--min-p', String(d.minP ?? 0)],
       ['--cfg', String(d.cfg)],
+      ['--best-of', String(d.bestOf ?? 1)],
     ].flat();
     const r = jpeglmTo(b, ['generate', '--class', 'dog', '--seed', '5', ...explicit], tmp);
     expect(r.code).toBe(0);
