@@ -34,6 +34,7 @@ const {
   OnnxCausalLM,
   checkVocabulary,
   generateBestImages,
+  generateImages,
   heldOutBitsPerByte,
   loadModelDir,
   openPreparedDataset,
@@ -138,14 +139,18 @@ if (parts.has('consistency') || parts.has('grid')) {
 /** Generate one image per class label; cfg undefined: plain conditional sampling. */
 async function sample(labels, cfg, s) {
   const t0 = performance.now();
-  const r = await generateBestImages(model, {
+  const options = {
     tokenizer,
     prompts: labels.map((classLabel) => ({ classLabel })),
     sampling: { ...sampling, seed: s },
     cfgScale: cfg,
     constrain: true,
-    bestOf,
-  });
+  };
+  // With one candidate there is nothing to rank: no scoring passes (as the CLI does).
+  const r =
+    bestOf > 1
+      ? await generateBestImages(model, { ...options, bestOf })
+      : await generateImages(model, options);
   const secs = (performance.now() - t0) / 1000;
   log(`${labels.length} images, cfg ${cfg ?? 1}, seed ${s}: ${secs.toFixed(1)} s`);
   return { images: r.images.map((img) => decodeJpeg(img.jpeg)), secs };
